@@ -1,0 +1,51 @@
+# The two commands for a fresh machine: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Checks run on the test settings: they need no secrets and no sipgate account.
+CHECK_ENV := DJANGO_SETTINGS_MODULE=tests.settings
+
+.PHONY: run test lint checks pytest test-postgres install install-dev browser serve bench clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# A development .env: fresh SECRET_KEY, DEBUG on, codes printed by the console SMS backend.
+.env:
+	$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('DEBUG=true'); print('SMS_BACKEND=accounts.sms.backends.console.SmsBackend')" > $@
+	@echo "Wrote .env for development (console SMS backend)."
+
+run: install .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_user
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+checks: install-dev
+	$(CHECK_ENV) $(PY) manage.py check --fail-level WARNING
+	$(CHECK_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+pytest: install-dev
+	$(PY) -m pytest
+
+test: lint checks pytest
+
+test-postgres: install-dev
+	.ci/with-postgres $(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) staticfiles test-output .pytest_cache .ruff_cache .hypothesis
