@@ -39,13 +39,31 @@ checks: install-dev
 	$(CHECK_ENV) $(PY) manage.py check --fail-level WARNING
 	$(CHECK_ENV) $(PY) manage.py makemigrations --check --dry-run
 
-pytest: install-dev
+# Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+pytest: install-dev browser
 	$(PY) -m pytest
 
 test: lint checks pytest
 
-test-postgres: install-dev
+test-postgres: install-dev browser
 	.ci/with-postgres $(PY) -m pytest
+
+# Production-style server: gunicorn with threaded workers, whitenoise static files, DEBUG off.
+# Reads SECRET_KEY and the rest from the environment or .env (make run writes a .env).
+serve: install .env
+	DEBUG=false $(PY) manage.py migrate --noinput
+	DEBUG=false $(PY) manage.py collectstatic --noinput --verbosity 0
+	DEBUG=false $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT)
+
+# Login-storm benchmark against the production server and the fake sipgate; prints a table.
+bench: install-dev
+	$(PY) -m tests.bench.run
 
 clean:
 	rm -rf $(VENV) staticfiles test-output .pytest_cache .ruff_cache .hypothesis
