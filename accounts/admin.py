@@ -1,24 +1,60 @@
-"""Admin for users and (read-only) login codes. Hashes are never shown."""
+"""Admin for users, login codes, the audit trail and SMS sent. Hashes are never shown."""
 
-from django.contrib import admin
+from datetime import timedelta
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 
 from .forms import UserAdminChangeForm, UserAdminCreationForm
-from .models import LoginCode, User
+from .models import AuthEvent, LoginCode, SmsSend, User
+from .phone import mask_phone_number
+from .services.audit import Kind, event_record
+from .services.lockout import second_factor_reset, second_factor_unlock, sessions_end_everywhere
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the application: staff may look, never add or change."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserAdminChangeForm
     add_form = UserAdminCreationForm
-    list_display = ("email", "masked_phone", "is_staff", "is_active", "last_login")
+    list_display = (
+        "email",
+        "masked_phone",
+        "is_staff",
+        "is_active",
+        "last_login",
+        "lock_state",
+        "sms_last_day",
+    )
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email",)
     ordering = ("email",)
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = (
+        "last_login",
+        "date_joined",
+        "code_failures",
+        "code_lockouts",
+        "locked_until",
+    )
+    actions = ["unlock_second_factor", "reset_second_factor", "end_all_sessions"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Second factor", {"fields": ("phone_number",)}),
+        (
+            "Second factor",
+            {"fields": ("phone_number", "locked_until", "code_failures", "code_lockouts")},
+        ),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -35,13 +71,59 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        since = timezone.now() - timedelta(days=1)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(sms_count=Count("smssend", filter=Q(smssend__created_at__gt=since)))
+        )
+
     @admin.display(description="phone number")
     def masked_phone(self, user: User) -> str:
         return user.masked_phone_number
 
+    @admin.display(description="second factor")
+    def lock_state(self, user: User) -> str:
+        if user.is_code_locked():
+            return f"locked until {timezone.localtime(user.locked_until):%Y-%m-%d %H:%M}"
+        return "ok"
+
+    @admin.display(description="SMS in 24 h", ordering="sms_count")
+    def sms_last_day(self, user: User) -> int:
+        return user.sms_count
+
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "phone_number" in form.changed_data:
+            event_record(
+                Kind.PHONE_CHANGED, request=request, user=obj, detail=f"by admin {request.user}"
+            )
+
+    @admin.action(description="Unlock the second factor")
+    def unlock_second_factor(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply(request, queryset, second_factor_unlock, "unlocked", Kind.UNLOCKED)
+
+    @admin.action(description="Reset the second factor (unlock, void open codes)")
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply(request, queryset, second_factor_reset, "second factor reset")
+
+    @admin.action(description="Sign out of all sessions")
+    def end_all_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply(request, queryset, sessions_end_everywhere, "signed out everywhere")
+
+    def apply(self, request, queryset, operation, done: str, kind: str = Kind.ADMIN_ACTION):
+        """Run `operation` on each selected user, audit it, and report how many."""
+        for user in queryset:
+            operation(user)
+            event_record(
+                kind, request=request, user=user, detail=f"{done} by admin {request.user}"
+            )
+        messages.success(request, f"{queryset.count()} user(s) {done}.")
+
 
 @admin.register(LoginCode)
-class LoginCodeAdmin(admin.ModelAdmin):
+class LoginCodeAdmin(ReadOnlyAdmin):
     list_display = ("user", "created_at", "expires_at", "attempts", "state_display")
     list_filter = ("created_at",)
     search_fields = ("user__email",)
@@ -62,8 +144,34 @@ class LoginCodeAdmin(admin.ModelAdmin):
     def state_display(self, code: LoginCode) -> str:
         return code.state()
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+@admin.register(AuthEvent)
+class AuthEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "user", "ip_address", "detail")
+    list_filter = ("kind", "created_at", "user__is_staff")
+    search_fields = ("user__email",)
+    fields = ("created_at", "kind", "user", "ip_address", "user_agent", "detail")
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+
+    def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
+        # Filtering by one user is done with ?user__id__exact=N (linked from the user list).
+        return lookup in {"user__id__exact", "user"} or super().lookup_allowed(
+            lookup, value, request
+        )
+
+
+@admin.register(SmsSend)
+class SmsSendAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "purpose", "masked_phone", "user", "delivered")
+    list_filter = ("purpose", "delivered", "created_at")
+    search_fields = ("user__email",)
+    fields = ("created_at", "purpose", "masked_phone", "user", "delivered")
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+
+    @admin.display(description="phone number")
+    def masked_phone(self, send: SmsSend) -> str:
+        return mask_phone_number(send.phone_number)

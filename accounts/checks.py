@@ -110,7 +110,7 @@ def check_login_code_settings(app_configs=None, **kwargs) -> list:
         )
     for name in ("max_attempts", "resend_cooldown", "max_sends", "pending_login_ttl"):
         value = getattr(rules, name)
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             errors.append(
                 Error(
                     f"The login-code setting {name} must be a whole number above 0.",
@@ -151,4 +151,6 @@ def check_secret_key(app_configs=None, **kwargs) -> list:
 
 def in_range(value: object, bounds: tuple[int, int]) -> bool:
     """Tell whether `value` is an int within the inclusive `bounds`."""
-    return isinstance(value, int) and bounds[0] <= value <= bounds[1]
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and bounds[0] <= value <= bounds[1]
+    )

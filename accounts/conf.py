@@ -75,3 +75,61 @@ def site_name() -> str:
 def phone_default_region() -> str:
     """Return the region used to read phone numbers typed without a country code."""
     return getattr(settings, "PHONE_DEFAULT_REGION", "DE")
+
+
+@dataclass(frozen=True)
+class AbuseLimits:
+    """Limits against guessing and SMS pumping (durations in seconds)."""
+
+    lock_threshold: int
+    lock_base: int
+    lock_max: int
+    password_threshold: int
+    password_delay_base: int
+    password_delay_max: int
+    password_reset_after: int
+    ip_password_limit: int
+    ip_code_limit: int
+    ip_window: int
+    sms_per_phone_daily: int
+    sms_budget_hourly: int
+    sms_budget_daily: int
+    allowed_countries: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]
+
+
+def abuse_limits() -> AbuseLimits:
+    """Return the current abuse limits."""
+    return AbuseLimits(
+        lock_threshold=getattr(settings, "LOGIN_LOCK_THRESHOLD", 10),
+        lock_base=getattr(settings, "LOGIN_LOCK_BASE", 900),
+        lock_max=getattr(settings, "LOGIN_LOCK_MAX", 86400),
+        password_threshold=getattr(settings, "PASSWORD_THROTTLE_THRESHOLD", 5),
+        password_delay_base=getattr(settings, "PASSWORD_THROTTLE_BASE", 30),
+        password_delay_max=getattr(settings, "PASSWORD_THROTTLE_MAX", 900),
+        password_reset_after=getattr(settings, "PASSWORD_THROTTLE_RESET", 86400),
+        ip_password_limit=getattr(settings, "IP_PASSWORD_LIMIT", 30),
+        ip_code_limit=getattr(settings, "IP_CODE_LIMIT", 30),
+        ip_window=getattr(settings, "IP_LIMIT_WINDOW", 300),
+        sms_per_phone_daily=getattr(settings, "SMS_PER_PHONE_DAILY", 10),
+        sms_budget_hourly=getattr(settings, "SMS_BUDGET_HOURLY", 100),
+        sms_budget_daily=getattr(settings, "SMS_BUDGET_DAILY", 500),
+        allowed_countries=tuple(getattr(settings, "SMS_ALLOWED_COUNTRIES", ("DE", "AT", "CH"))),
+        trusted_proxies=tuple(getattr(settings, "TRUSTED_PROXIES", ())),
+    )
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """How long a signed-in session lasts: in all, and without any request."""
+
+    absolute: int
+    idle: int
+
+
+def session_limits() -> SessionLimits:
+    """Return the session lifetimes in seconds."""
+    return SessionLimits(
+        absolute=getattr(settings, "SESSION_ABSOLUTE_TIMEOUT", 12 * 3600),
+        idle=getattr(settings, "SESSION_IDLE_TIMEOUT", 30 * 60),
+    )

@@ -23,6 +23,28 @@ class LoginError(Exception):
             self.message = message
 
 
+def format_wait(seconds: int) -> str:
+    """Return a wait such as "45 seconds", "3 minutes" or "2 hours" (rounded up)."""
+    seconds = max(1, int(seconds))
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    return f"{-(-minutes // 60)} hours"
+
+
+class LimitReached(LoginError):
+    """A limit refused the request. `limit` names it for the audit trail; `retry_after` is in
+    seconds when known."""
+
+    limit = "limit"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class PendingLoginMissing(LoginError):
     message = "Your sign-in has expired. Please sign in again."
 
@@ -43,15 +65,20 @@ class NoActiveCode(LoginError):
     message = "There is no valid code for this sign-in. Please request a new code."
 
 
-class ResendTooSoon(LoginError):
+class ResendTooSoon(LimitReached):
     """A new code was asked for during the cooldown; `retry_after` is in seconds."""
 
+    limit = "resend-cooldown"
+
     def __init__(self, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"Please wait {retry_after} seconds before requesting a new code.")
+        super().__init__(
+            f"Please wait {retry_after} seconds before requesting a new code.",
+            retry_after=retry_after,
+        )
 
 
-class SendLimitReached(LoginError):
+class SendLimitReached(LimitReached):
+    limit = "sends-per-login"
     message = "You have asked for too many codes. Please sign in again to get a new one."
 
 
@@ -95,6 +122,10 @@ class SmsRequestError(SmsDeliveryError):
     hint = "sipgate rejected the request as malformed; this is a bug in the client."
 
 
+class SmsUnexpectedResponse(SmsDeliveryError):
+    hint = "sipgate answered with an unexpected body"
+
+
 class SmsTemporaryError(SmsDeliveryError):
     temporary = True
     hint = "sipgate is unreachable or failing for now; try again later."
@@ -102,3 +133,62 @@ class SmsTemporaryError(SmsDeliveryError):
 
 class SmsConfigurationError(ImproperlyConfigured):
     """The SMS backend cannot work with the current settings."""
+
+
+class ClientRateLimited(LimitReached):
+    def __init__(self, *, step: str, retry_after: int) -> None:
+        self.limit = f"ip-{step}"
+        super().__init__(
+            f"Too many attempts from your network. Please wait {format_wait(retry_after)} "
+            "and try again.",
+            retry_after=retry_after,
+        )
+
+
+class PasswordThrottled(LimitReached):
+    limit = "account-password"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(
+            "Too many failed sign-in attempts for this account. Please wait "
+            f"{format_wait(retry_after)} before trying again.",
+            retry_after=retry_after,
+        )
+
+
+class SecondFactorLocked(LimitReached):
+    limit = "account-code-lock"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(
+            "Sign-in to this account is temporarily blocked after too many wrong codes. "
+            f"Please try again in {format_wait(retry_after)}, or ask an administrator.",
+            retry_after=retry_after,
+        )
+
+
+class PhoneSmsLimitReached(LimitReached):
+    limit = "phone-daily"
+    message = (
+        "Too many codes were sent to this phone in the last 24 hours. Please try again later "
+        "or ask an administrator."
+    )
+
+
+class SmsBudgetReached(LimitReached):
+    message = "We cannot send codes right now. Please try again later."
+
+    def __init__(self, *, period: str) -> None:
+        self.limit = f"budget-{period}"
+        super().__init__()
+
+
+class DestinationNotAllowed(LimitReached):
+    limit = "destination"
+    message = "Codes cannot be sent to this phone number. Please ask an administrator."
+
+
+class InvalidCredentials(LoginError):
+    """Wrong email or wrong password; the form shows its own single message for both."""
+
+    message = "Please enter a correct email address and password."

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from .phone import normalize_phone_number
+from .phone import MAX_INPUT_LENGTH, normalize_sms_number
 
 
 class PhoneNumberField(models.CharField):
@@ -16,8 +16,12 @@ class PhoneNumberField(models.CharField):
         kwargs.setdefault("max_length", 16)
         super().__init__(*args, **kwargs)
 
+    def formfield(self, **kwargs):
+        # Typed input may hold spaces and dashes; the stored E.164 value is checked at 16.
+        return super().formfield(**{"max_length": MAX_INPUT_LENGTH, **kwargs})
+
     def to_python(self, value):
         value = super().to_python(value)
         if value in self.empty_values:
             return value
-        return normalize_phone_number(value)
+        return normalize_sms_number(value)

@@ -5,7 +5,9 @@ import re
 from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
 
+from .exceptions import InvalidCredentials, LoginError
 from .models import User
+from .services.login import password_authenticate
 
 CODE_SEPARATORS = re.compile(r"[\s\-‐‑–—]+")
 CODE_MAX_INPUT = 64
@@ -25,6 +27,30 @@ class EmailAuthenticationForm(AuthenticationForm):
         self.fields["username"].widget.attrs.update(
             {"autocomplete": "username", "inputmode": "email", "spellcheck": "false"}
         )
+
+    def clean(self) -> dict:
+        """Authenticate through the limits of services.login.password_authenticate.
+
+        Raises ValidationError with code "invalid_login" for a wrong email or password and
+        "limited" when a limit refused the attempt.
+        """
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is not None and password:
+            try:
+                self.user_cache = password_authenticate(
+                    request=self.request, email=email, password=password
+                )
+            except InvalidCredentials as err:
+                raise self.get_invalid_login_error() from err
+            except LoginError as err:
+                raise forms.ValidationError(err.message, code="limited") from err
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+    def was_limited(self) -> bool:
+        """Tell whether a limit (not a wrong password) refused this attempt."""
+        return self.has_error(forms.forms.NON_FIELD_ERRORS, code="limited")
 
 
 class VerifyCodeForm(forms.Form):

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.base_user import BaseUserManager
 
-from .phone import normalize_phone_number
+from .phone import normalize_sms_number
 
 
 def normalize_email_address(email: str) -> str:
@@ -23,7 +23,7 @@ class UserManager(BaseUserManager):
         phone = extra_fields.pop("phone_number", "") or ""
         user = self.model(
             email=normalize_email_address(email),
-            phone_number=normalize_phone_number(phone) if phone else "",
+            phone_number=normalize_sms_number(phone) if phone else "",
             **extra_fields,
         )
         user.set_password(password)

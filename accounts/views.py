@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -98,7 +98,8 @@ class VerifyCodeView(PendingLoginMixin, FormView):
         except LoginError as err:
             form.add_error("code", err.message)
             return self.form_invalid(form)
-        return redirect(next_url or resolve_url("home"))
+        # Not redirect(): it would read a URL such as "home" as a view name.
+        return HttpResponseRedirect(next_url or resolve_url("home"))
 
 
 @method_decorator([csrf_protect, never_cache, require_POST], "dispatch")
@@ -135,6 +136,6 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     next_url = safe_next_url(request, request.GET.get("next", "")) or reverse("admin:index")
     if request.user.is_authenticated:
         if request.user.is_active and request.user.is_staff:
-            return redirect(next_url)
+            return HttpResponseRedirect(next_url)
         return render(request, "accounts/admin_denied.html", status=403)
     return auth_views.redirect_to_login(next_url, resolve_url("accounts:login"))

@@ -10,6 +10,7 @@ import os
 os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 os.environ["DEBUG"] = "false"
+os.environ["HTTPS"] = "false"
 os.environ["SMS_BACKEND"] = "accounts.sms.backends.locmem.SmsBackend"
 os.environ["SIPGATE_TOKEN_ID"] = "token-TEST01"
 os.environ["SIPGATE_TOKEN"] = "6f1c1b8e-2f44-4c55-9a1e-0d3b8a1c2e4f"

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -56,7 +57,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "twofa_site.urls"
@@ -117,6 +120,38 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# Security headers. Pages need no inline script or style, so the policy allows neither.
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# HTTPS: on by default whenever DEBUG is off. HTTPS=false is for plain-HTTP test servers on
+# loopback only. Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto.
+HTTPS = env.bool("HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+_proxy_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -162,6 +197,29 @@ LOGIN_CODE_RESEND_COOLDOWN = env.int("LOGIN_CODE_RESEND_COOLDOWN", default=60)
 LOGIN_CODE_MAX_SENDS = env.int("LOGIN_CODE_MAX_SENDS", default=3)
 PENDING_LOGIN_TTL = env.int("PENDING_LOGIN_TTL", default=600)
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="DE")
+
+# Abuse limits (accounts/conf.py documents them; the README lists them).
+LOGIN_LOCK_THRESHOLD = env.int("LOGIN_LOCK_THRESHOLD", default=10)
+LOGIN_LOCK_BASE = env.int("LOGIN_LOCK_BASE", default=900)
+LOGIN_LOCK_MAX = env.int("LOGIN_LOCK_MAX", default=86400)
+PASSWORD_THROTTLE_THRESHOLD = env.int("PASSWORD_THROTTLE_THRESHOLD", default=5)
+PASSWORD_THROTTLE_BASE = env.int("PASSWORD_THROTTLE_BASE", default=30)
+PASSWORD_THROTTLE_MAX = env.int("PASSWORD_THROTTLE_MAX", default=900)
+PASSWORD_THROTTLE_RESET = env.int("PASSWORD_THROTTLE_RESET", default=86400)
+IP_PASSWORD_LIMIT = env.int("IP_PASSWORD_LIMIT", default=30)
+IP_CODE_LIMIT = env.int("IP_CODE_LIMIT", default=30)
+IP_LIMIT_WINDOW = env.int("IP_LIMIT_WINDOW", default=300)
+SMS_PER_PHONE_DAILY = env.int("SMS_PER_PHONE_DAILY", default=10)
+SMS_BUDGET_HOURLY = env.int("SMS_BUDGET_HOURLY", default=100)
+SMS_BUDGET_DAILY = env.int("SMS_BUDGET_DAILY", default=500)
+SMS_ALLOWED_COUNTRIES = env.list("SMS_ALLOWED_COUNTRIES", default=["DE", "AT", "CH"])
+# Proxies (IPs or CIDR networks) whose X-Forwarded-For is believed; empty: use REMOTE_ADDR.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# Signed-in sessions end 12 h after sign-in, or after 30 min without a request.
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 
 LOGGING = {
     "version": 1,

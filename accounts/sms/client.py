@@ -17,6 +17,7 @@ from ..exceptions import (
     SmsPermissionError,
     SmsRequestError,
     SmsTemporaryError,
+    SmsUnexpectedResponse,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,12 +82,31 @@ class SipgateClient:
         self._request("POST", "/sessions/sms", json=body)
 
     def userinfo(self) -> dict[str, Any]:
-        """Return the token's user info, e.g. {"sub": "w0", ...}; raises SmsDeliveryError."""
-        return self._request("GET", "/authorization/userinfo").json()
+        """Return the token's user info, e.g. {"sub": "w0", ...}.
+
+        Raises SmsDeliveryError, or SmsUnexpectedResponse when there is no string "sub".
+        """
+        data = self._json("GET", "/authorization/userinfo")
+        if not isinstance(data, dict) or not isinstance(data.get("sub"), str):
+            raise SmsUnexpectedResponse()
+        return data
 
     def sms_extensions(self, user_id: str) -> list[dict[str, Any]]:
-        """Return the user's Web-SMS extensions ({"id": "s0", ...}); raises SmsDeliveryError."""
-        return self._request("GET", f"/{user_id}/sms").json().get("items", [])
+        """Return the user's Web-SMS extensions ({"id": "s0", ...}).
+
+        Raises SmsDeliveryError, or SmsUnexpectedResponse when "items" is not a list of objects.
+        """
+        data = self._json("GET", f"/{user_id}/sms")
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise SmsUnexpectedResponse()
+        return items
+
+    def _json(self, method: str, path: str) -> Any:
+        try:
+            return self._request(method, path).json()
+        except ValueError as err:
+            raise SmsUnexpectedResponse() from err
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = self._send_with_one_connect_retry(method, self.base_url + path, **kwargs)

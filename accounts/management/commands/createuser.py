@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.managers import normalize_email_address
 from accounts.models import User
-from accounts.phone import normalize_phone_number
+from accounts.phone import normalize_sms_number
 
 PASSWORD_ENV = "DJANGO_USER_PASSWORD"  # noqa: S105 (a variable name, not a password)
 
@@ -58,6 +58,8 @@ class Command(BaseCommand):
 def validated_email(raw: str) -> str:
     """Return the normalised email; raises CommandError if it is invalid or taken."""
     email = normalize_email_address(raw)
+    if not email:
+        raise CommandError("An email address is required.")
     try:
         User._meta.get_field("email").run_validators(email)
     except ValidationError as err:
@@ -70,6 +72,6 @@ def validated_email(raw: str) -> str:
 def validated_phone(raw: str) -> str:
     """Return the number in E.164; raises CommandError if it is invalid."""
     try:
-        return normalize_phone_number(raw)
+        return normalize_sms_number(raw)
     except ValidationError as err:
         raise CommandError(f"Invalid phone number {raw!r}: {' '.join(err.messages)}") from err

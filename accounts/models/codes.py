@@ -1,59 +1,10 @@
-"""Persistent state: users and their pending login codes."""
+"""Pending login codes: one row per code sent, holding only its keyed hash."""
 
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
-
-from .fields import PhoneNumberField
-from .managers import UserManager, normalize_email_address
-from .phone import mask_phone_number
-
-
-class User(AbstractBaseUser, PermissionsMixin):
-    """A person who signs in with email and password plus an SMS code to `phone_number`."""
-
-    email = models.EmailField("email address", unique=True)
-    phone_number = PhoneNumberField(
-        "phone number",
-        blank=True,
-        help_text="Mobile number that receives login codes, e.g. +49 151 23456789.",
-    )
-    is_staff = models.BooleanField(
-        "staff status",
-        default=False,
-        help_text="Whether the user can sign in to the admin site.",
-    )
-    is_active = models.BooleanField("active", default=True)
-    date_joined = models.DateTimeField("date joined", default=timezone.now)
-
-    objects = UserManager()
-
-    EMAIL_FIELD = "email"
-    USERNAME_FIELD = "email"
-    REQUIRED_FIELDS = ["phone_number"]
-
-    class Meta:
-        verbose_name = "user"
-        verbose_name_plural = "users"
-        constraints = [
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return self.email
-
-    def clean(self) -> None:
-        super().clean()
-        self.email = normalize_email_address(self.email)
-
-    @property
-    def masked_phone_number(self) -> str:
-        """Return the phone number with most digits hidden, or "" when there is none."""
-        return mask_phone_number(self.phone_number)
 
 
 class LoginCodeQuerySet(models.QuerySet):
