@@ -12,7 +12,9 @@ from .forms import UserAdminChangeForm, UserAdminCreationForm
 from .models import AuthEvent, LoginCode, SmsSend, User
 from .phone import mask_phone_number
 from .services.audit import Kind, event_record
+from .services.factors import factors_reset
 from .services.lockout import second_factor_reset, second_factor_unlock, sessions_end_everywhere
+from .services.trusted import trusted_browsers_active, trusted_browsers_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -36,6 +38,7 @@ class UserAdmin(DjangoUserAdmin):
         "is_active",
         "last_login",
         "lock_state",
+        "factors",
         "sms_last_day",
     )
     list_filter = ("is_staff", "is_superuser", "is_active")
@@ -44,16 +47,35 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = (
         "last_login",
         "date_joined",
+        "phone_verified_at",
         "code_failures",
         "code_lockouts",
         "locked_until",
+        "factors",
+        "trusted_browser_list",
     )
-    actions = ["unlock_second_factor", "reset_second_factor", "end_all_sessions"]
+    actions = [
+        "unlock_second_factor",
+        "reset_second_factor",
+        "reset_all_factors",
+        "revoke_trusted_browsers",
+        "end_all_sessions",
+    ]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (
             "Second factor",
-            {"fields": ("phone_number", "locked_until", "code_failures", "code_lockouts")},
+            {
+                "fields": (
+                    "phone_number",
+                    "phone_verified_at",
+                    "factors",
+                    "trusted_browser_list",
+                    "locked_until",
+                    "code_failures",
+                    "code_lockouts",
+                )
+            },
         ),
         (
             "Permissions",
@@ -76,8 +98,29 @@ class UserAdmin(DjangoUserAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(sms_count=Count("smssend", filter=Q(smssend__created_at__gt=since)))
+            .annotate(
+                sms_count=Count("smssend", filter=Q(smssend__created_at__gt=since), distinct=True),
+                recovery_left=Count(
+                    "recovery_codes", filter=Q(recovery_codes__used_at__isnull=True), distinct=True
+                ),
+            )
+            .select_related("totp_device")
         )
+
+    @admin.display(description="factors")
+    def factors(self, user: User) -> str:
+        phone = "phone verified" if user.has_verified_phone else "phone not verified"
+        device = getattr(user, "totp_device", None)
+        totp = "app on" if device is not None and device.confirmed_at else "app off"
+        left = getattr(user, "recovery_left", None)
+        if left is None:
+            left = user.recovery_codes.filter(used_at__isnull=True).count()
+        return f"{phone}, {totp}, {left} recovery codes"
+
+    @admin.display(description="remembered browsers")
+    def trusted_browser_list(self, user: User) -> str:
+        browsers = trusted_browsers_active(user)
+        return "; ".join(b.user_agent[:40] or "unknown browser" for b in browsers) or "none"
 
     @admin.display(description="phone number")
     def masked_phone(self, user: User) -> str:
@@ -96,6 +139,8 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "phone_number" in form.changed_data:
+            # A number typed by an admin is confirmed by the user at the next sign-in.
+            User.objects.filter(pk=obj.pk).update(phone_verified_at=None)
             event_record(
                 Kind.PHONE_CHANGED, request=request, user=obj, detail=f"by admin {request.user}"
             )
@@ -107,6 +152,20 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Reset the second factor (unlock, void open codes)")
     def reset_second_factor(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.apply(request, queryset, second_factor_reset, "second factor reset")
+
+    @admin.action(description="Reset all second factors (forces enrollment)")
+    def reset_all_factors(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply(request, queryset, factors_reset, "second factors cleared", Kind.FACTORS_RESET)
+
+    @admin.action(description="Forget remembered browsers")
+    def revoke_trusted_browsers(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.apply(
+            request,
+            queryset,
+            trusted_browsers_revoke,
+            "remembered browsers revoked",
+            Kind.TRUSTED_BROWSER_REVOKED,
+        )
 
     @admin.action(description="Sign out of all sessions")
     def end_all_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:

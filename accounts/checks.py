@@ -10,10 +10,14 @@
 | accounts.E006 | LOGIN_CODE_LENGTH outside 6..8 |
 | accounts.E007 | a login-code limit is not a positive whole number |
 | accounts.E008 | PHONE_DEFAULT_REGION is not a region phonenumbers knows |
+| accounts.E009 | TRUSTED_PROXIES has an entry that is not an IP address or network |
+| accounts.E010 | SMS_ALLOWED_COUNTRIES has an unknown region code |
 | accounts.W001 | SECRET_KEY not set: a random key is used for this run only |
 | accounts.W002 | SIPGATE_API_URL is not https (allowed for loopback test servers) |
+| accounts.W003 | no email backend: password reset links and notices are not sent |
 """
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -154,3 +158,45 @@ def in_range(value: object, bounds: tuple[int, int]) -> bool:
     return (
         isinstance(value, int) and not isinstance(value, bool) and bounds[0] <= value <= bounds[1]
     )
+
+
+@register()
+def check_email_backend(app_configs=None, **kwargs) -> list:
+    """Warn when mail goes nowhere, so password resets cannot work (W003)."""
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.dummy.EmailBackend":
+        return [
+            Warning(
+                "No email backend is configured: password reset links are not sent.",
+                hint="Set EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587.",
+                id="accounts.W003",
+            )
+        ]
+    return []
+
+
+@register()
+def check_abuse_settings(app_configs=None, **kwargs) -> list:
+    """Report malformed TRUSTED_PROXIES (E009) and SMS_ALLOWED_COUNTRIES (E010) entries."""
+    limits = conf.abuse_limits()
+    errors = []
+    for entry in limits.trusted_proxies:
+        try:
+            ipaddress.ip_network(str(entry).strip(), strict=False)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"TRUSTED_PROXIES entry {entry!r} is not an IP address or network.",
+                    hint="Use addresses or CIDR networks, e.g. 10.0.0.1,192.168.0.0/16.",
+                    id="accounts.E009",
+                )
+            )
+    unknown = [c for c in limits.allowed_countries if c not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown or not limits.allowed_countries:
+        errors.append(
+            Error(
+                f"SMS_ALLOWED_COUNTRIES must list known region codes; bad: {unknown or 'empty'}.",
+                hint="Use two-letter codes such as DE,AT,CH.",
+                id="accounts.E010",
+            )
+        )
+    return errors

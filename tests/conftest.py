@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts import sms
 from accounts.models import User
@@ -22,7 +23,10 @@ def sms_outbox():
 
 @pytest.fixture
 def make_user(db):
-    """Factory: make_user(email=..., phone_number=..., password=..., **fields) -> User."""
+    """Factory: make_user(email=..., phone_number=..., password=..., **fields) -> User.
+
+    The phone number counts as verified unless phone_verified=False.
+    """
     counter = iter(range(1, 10_000))
 
     def make(
@@ -30,9 +34,12 @@ def make_user(db):
         *,
         phone_number: str = "+4915123456789",
         password: str = DEFAULT_PASSWORD,
+        phone_verified: bool = True,
         **fields,
     ) -> User:
         email = email or f"user{next(counter)}@example.com"
+        if phone_number and phone_verified:
+            fields.setdefault("phone_verified_at", timezone.now())
         return User.objects.create_user(email, password, phone_number=phone_number, **fields)
 
     return make

@@ -27,3 +27,4 @@ STORAGES = {
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Static files come from the app folders through the finders; no collectstatic in tests.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -250,11 +250,15 @@ def test_change_user_validates_the_phone_number(staff_client, user):
     assert user.phone_number == "+491701234567"
 
 
-def test_user_created_in_admin_can_sign_in_with_sms(staff_client, sms_outbox):
+def test_user_created_in_admin_confirms_the_number_at_first_sign_in(staff_client, sms_outbox):
     staff_client.post(f"{USERS_URL}add/", add_user_data(phone_number="0151 23456789"))
     browser = Client()
 
     response = sign_in_password(browser, "new@example.com", NEW_PASSWORD)
+    assert response["Location"] == "/accounts/enroll/"
+    assert sms_outbox == []
+
+    response = browser.post("/accounts/enroll/", {})
 
     assert response["Location"] == VERIFY_URL
     assert [m.to for m in sms_outbox] == ["+4915123456789"]

@@ -159,18 +159,18 @@ def test_inactive_user_gets_the_generic_error_and_no_sms(client, make_user, user
     assert not LoginCode.objects.exists()
 
 
-def test_user_without_phone_is_told_to_ask_an_administrator(client, make_user, sms_outbox):
+def test_user_without_phone_is_sent_to_enroll_one(client, make_user, sms_outbox):
     phoneless = make_user("nophone@example.com", phone_number="")
 
     response = sign_in_password(client, phoneless.email)
 
-    assert response.status_code == 200
-    assert "Please ask an administrator to add your mobile number" in response.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/enroll/"
     assert sms_outbox == []
-    assert PENDING_KEY not in client.session
+    assert client.session[PENDING_KEY]["enrolling"] is True
     assert "_auth_user_id" not in client.session
     assert not LoginCode.objects.exists()
-    assert client.get(VERIFY_URL)["Location"] == LOGIN_URL
+    assert client.get(VERIFY_URL)["Location"] == "/accounts/enroll/"
 
 
 def test_user_without_phone_and_wrong_password_gets_the_generic_error(

@@ -170,6 +170,12 @@ STORAGES = {
     },
 }
 
+# Email, for password resets and security notices. EMAIL_URL is a django-environ email URL,
+# e.g. smtp+tls://user:password@smtp.example.com:587. Without it nothing is mailed (a system
+# check warns), except in development, where mail is printed to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "dummymail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+
 # The site's name appears in the SMS text and on the pages.
 SITE_NAME = env.str("SITE_NAME", default="twofa_site")
 

@@ -2,7 +2,18 @@
 
 from .audit import AuthEvent
 from .codes import LoginCode
+from .factors import RecoveryCode, TotpDevice, TrustedBrowser
 from .limits import SendGate, SmsSend, Throttle
 from .users import User
 
-__all__ = ["AuthEvent", "LoginCode", "SendGate", "SmsSend", "Throttle", "User"]
+__all__ = [
+    "AuthEvent",
+    "LoginCode",
+    "RecoveryCode",
+    "SendGate",
+    "SmsSend",
+    "Throttle",
+    "TotpDevice",
+    "TrustedBrowser",
+    "User",
+]

@@ -20,6 +20,19 @@ class AuthEvent(models.Model):
         BUDGET_REACHED = "budget_reached", "budget reached"
         PHONE_CHANGED = "phone_changed", "phone changed"
         ADMIN_ACTION = "admin_action", "admin action"
+        PHONE_VERIFIED = "phone_verified", "phone verified"
+        TOTP_OK = "totp_ok", "authenticator code ok"
+        TOTP_ENABLED = "totp_enabled", "authenticator added"
+        TOTP_REMOVED = "totp_removed", "authenticator removed"
+        RECOVERY_USED = "recovery_used", "recovery code used"
+        RECOVERY_GENERATED = "recovery_generated", "recovery codes generated"
+        TRUSTED_BROWSER_ADDED = "trusted_added", "browser remembered"
+        TRUSTED_BROWSER_USED = "trusted_used", "remembered browser used"
+        TRUSTED_BROWSER_REVOKED = "trusted_revoked", "remembered browser revoked"
+        PASSWORD_CHANGED = "password_changed", "password changed"
+        PASSWORD_RESET = "password_reset", "password reset"
+        FACTORS_RESET = "factors_reset", "second factors reset"
+        REAUTH_OK = "reauth_ok", "re-authenticated"
 
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -37,6 +37,7 @@ class SmsSend(models.Model):
     class Purpose(models.TextChoices):
         LOGIN = "login", "login code"
         TEST = "test", "test message"
+        NOTICE = "notice", "notice"
 
     phone_number = models.CharField(max_length=16, db_index=True)
     user = models.ForeignKey(

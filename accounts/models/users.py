@@ -27,6 +27,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         help_text="Mobile number that receives login codes, e.g. +49 151 23456789.",
     )
+    phone_verified_at = models.DateTimeField(
+        "phone verified at",
+        null=True,
+        blank=True,
+        help_text="Set when the user confirmed the number with a code. Codes for sign-in go "
+        "only to a verified number; changing the number clears it.",
+    )
     is_staff = models.BooleanField(
         "staff status",
         default=False,
@@ -66,6 +73,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_session_auth_hash(self) -> str:
         """Bind sessions to the password and to `session_token` (see AbstractBaseUser)."""
         return super().get_session_auth_hash() + self.session_token
+
+    @property
+    def has_verified_phone(self) -> bool:
+        return bool(self.phone_number and self.phone_verified_at)
 
     @property
     def masked_phone_number(self) -> str:

@@ -1,51 +1,55 @@
-"""The two-step sign-in: password passed, code sent, code typed, user signed in.
+"""The two-step sign-in: password, then a second factor, then the user is signed in.
 
+The second factor is an SMS code, an authenticator code, a recovery code, or a remembered
+browser. A user without a verified phone (and no authenticator) enrolls a number first.
 Every step consults the abuse limits first and writes the audit trail.
 """
 
-import logging
+import enum
 import time
 
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django.http.request import split_domain_port
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .. import conf, sms
 from ..exceptions import (
     CodeAttemptsExceeded,
     CodeExpired,
     CodeInvalid,
-    DestinationNotAllowed,
     InvalidCredentials,
     LimitReached,
     PendingLoginMissing,
-    PhoneNumberMissing,
-    SmsBudgetReached,
-    SmsConfigurationError,
-    SmsDeliveryError,
 )
 from ..managers import normalize_email_address
-from ..models import SmsSend, User
-from ..phone import validate_sms_destination
+from ..models import User
 from .audit import Kind, event_record
-from .codes import login_code_issue, login_code_verify, login_code_void
+from .code_delivery import login_code_send, request_domain
+from .codes import login_code_verify
 from .lockout import code_failure_record, code_success_record, second_factor_lock_check
 from .pending import PendingLogin, pending_login_begin, pending_login_clear
-from .sms_quota import sms_outcome_record, sms_reserve
+from .recovery import recovery_code_use
 from .throttles import (
     client_rate_limit,
     password_delay_check,
     password_failure_record,
     password_success_record,
 )
-
-logger = logging.getLogger(__name__)
+from .totp import totp_device, totp_verify
+from .trusted import trusted_browser_match
 
 SESSION_AUTH_AT = "accounts_auth_at"
+
+
+class NextStep(enum.Enum):
+    """Where the browser goes after the password step."""
+
+    SIGNED_IN = "signed in"
+    VERIFY_SMS = "verify by SMS"
+    VERIFY_TOTP = "verify by authenticator"
+    ENROLL = "enroll a phone"
 
 
 def password_authenticate(*, request: HttpRequest, email: str, password: str) -> User:
@@ -75,93 +79,34 @@ def password_authenticate(*, request: HttpRequest, email: str, password: str) ->
     return user
 
 
-def login_code_message(*, code: str, host: str) -> str:
-    """Return the SMS text for a login code, ending in a WebOTP line for `host`."""
-    ttl = conf.login_code_settings().ttl
-    validity = f"{ttl // 60} minutes" if ttl % 60 == 0 else f"{ttl} seconds"
-    return (
-        f"Your {conf.site_name()} login code: {code}. Valid {validity}. Never share it.\n"
-        f"\n@{host} #{code}"
-    )
+def login_start(*, request: HttpRequest, user: User, next_url: str) -> NextStep:
+    """Decide the second step for a user whose password was right, and prepare it.
 
-
-def request_domain(request: HttpRequest) -> str:
-    """Return the validated host of the request without a port, for the WebOTP line."""
-    domain, _port = split_domain_port(request.get_host())
-    return domain
-
-
-def login_code_send(
-    *, user: User, challenge: str, host: str, request: HttpRequest | None = None
-) -> None:
-    """Issue a new code for the pending login and send it to the user's phone.
-
-    Raises SecondFactorLocked, PhoneNumberMissing, DestinationNotAllowed, a LimitReached
-    subclass (resend cooldown, sends per login, per phone, site budget), SmsDeliveryError or
-    SmsConfigurationError. Nothing is sent when a limit refuses; when sending fails the code
-    is voided and the pending login stays.
+    A remembered browser signs in at once. Otherwise a pending login is recorded and, for
+    SMS users, the first code is sent. Raises as login_code_send does after the pending
+    login is recorded.
     """
-    try:
-        row, code, send = reserve_code(user=user, challenge=challenge)
-    except LimitReached as err:
-        record_refusal(err, request=request, user=user)
-        raise
-    try:
-        sms.send_sms(user.phone_number, login_code_message(code=code, host=host))
-    except (SmsDeliveryError, SmsConfigurationError) as err:
-        login_code_void(row)
-        sms_outcome_record(send, delivered=False)
-        logger.warning("Login code SMS for user %s failed: %s", user.pk, err)
-        event_record(Kind.SEND_FAILED, request=request, user=user, detail=str(err))
-        raise
-    sms_outcome_record(send, delivered=True)
-    event_record(Kind.CODE_SENT, request=request, user=user, detail=user.masked_phone_number)
-
-
-def reserve_code(*, user: User, challenge: str):
-    """Check every limit, then create the code and count its SMS in one transaction.
-
-    Returns (code row, code in clear, SmsSend row). Raises as login_code_send does.
-    """
-    second_factor_lock_check(user)
-    if not user.phone_number:
-        raise PhoneNumberMissing()
-    try:
-        validate_sms_destination(user.phone_number)
-    except ValidationError as err:
-        raise DestinationNotAllowed() from err
-    with transaction.atomic():
-        row, code = login_code_issue(user=user, challenge=challenge)
-        send = sms_reserve(
-            phone_number=user.phone_number, user=user, purpose=SmsSend.Purpose.LOGIN
-        )
-    return row, code, send
-
-
-def record_refusal(err: LimitReached, *, request: HttpRequest | None, user: User) -> None:
-    """Write the audit event (and for the site budget, an error log) for a refused send."""
-    if isinstance(err, SmsBudgetReached):
-        logger.error("SMS budget reached (%s): no more login codes are sent", err.limit)
-        event_record(Kind.BUDGET_REACHED, request=request, user=user, detail=err.limit)
-    else:
-        event_record(Kind.THROTTLED, request=request, user=user, detail=err.limit)
-
-
-def login_start(*, request: HttpRequest, user: User, next_url: str) -> PendingLogin:
-    """Start a pending login for a user whose password was right, and send the first code.
-
-    Returns the pending login. Raises PhoneNumberMissing before anything is recorded; after
-    the pending login is recorded it raises as login_code_send does.
-    """
-    if not user.phone_number:
-        raise PhoneNumberMissing()
+    if trusted_browser_match(request, user):
+        login_finish(request=request, user=user, backend=user.backend, method="remembered browser")
+        return NextStep.SIGNED_IN
+    has_totp = totp_device(user) is not None
+    enrolling = not user.has_verified_phone and not has_totp
     pending = pending_login_begin(
-        request, user_id=user.pk, backend=user.backend, next_url=next_url
+        request,
+        user_id=user.pk,
+        backend=user.backend,
+        next_url=next_url,
+        phone_number=user.phone_number if user.has_verified_phone else "",
+        enrolling=enrolling,
     )
+    if enrolling:
+        return NextStep.ENROLL
+    if has_totp:
+        return NextStep.VERIFY_TOTP
     login_code_send(
         user=user, challenge=pending.challenge, host=request_domain(request), request=request
     )
-    return pending
+    return NextStep.VERIFY_SMS
 
 
 def pending_user(pending: PendingLogin) -> User:
@@ -172,11 +117,10 @@ def pending_user(pending: PendingLogin) -> User:
     return user
 
 
-def login_complete(*, request: HttpRequest, pending: PendingLogin, code: str) -> str:
-    """Check `code` and, if right, sign the user in (rotating the session key).
+def code_step_guard(*, request: HttpRequest, pending: PendingLogin) -> User:
+    """Return the pending login's user if a code may be tried now.
 
-    Returns the safe URL to go to next. Raises ClientRateLimited, SecondFactorLocked, or
-    another LoginError when the code does not pass, with the failure counted.
+    Raises PendingLoginMissing, ClientRateLimited or SecondFactorLocked.
     """
     user = pending_user(pending)
     try:
@@ -185,26 +129,84 @@ def login_complete(*, request: HttpRequest, pending: PendingLogin, code: str) ->
         event_record(Kind.THROTTLED, request=request, user=user, detail=err.limit)
         raise
     second_factor_lock_check(user)
+    return user
+
+
+def complete_with_sms(*, request: HttpRequest, pending: PendingLogin, code: str) -> User:
+    """Check an SMS code and sign the user in. Returns the user.
+
+    Raises a LoginError subclass when the code does not pass, with the failure counted.
+    """
+    user = code_step_guard(request=request, pending=pending)
     try:
         login_code_verify(user=user, challenge=pending.challenge, code=code)
     except CodeExpired:
         event_record(Kind.CODE_EXPIRED, request=request, user=user)
         raise
     except (CodeInvalid, CodeAttemptsExceeded):
-        code_failure_recorded(request=request, user=user)
+        code_failure_recorded(request=request, user=user, method="sms")
         raise
+    if pending.enrolling:
+        phone_verify(user=user, phone=pending.phone_number, request=request)
+    login_finish(request=request, user=user, backend=pending.backend, method="sms")
+    return user
+
+
+def complete_with_totp(*, request: HttpRequest, pending: PendingLogin, code: str) -> User:
+    """Check an authenticator code and sign the user in. Returns the user.
+
+    Raises CodeInvalid (counted) or a limit's LoginError.
+    """
+    user = code_step_guard(request=request, pending=pending)
+    if not totp_verify(user=user, code=code):
+        code_failure_recorded(request=request, user=user, method="authenticator")
+        raise CodeInvalid("That code is not right. Check the time on your phone and try again.")
+    event_record(Kind.TOTP_OK, request=request, user=user)
+    login_finish(request=request, user=user, backend=pending.backend, method="authenticator")
+    return user
+
+
+def complete_with_recovery(
+    *, request: HttpRequest, pending: PendingLogin, code: str
+) -> tuple[User, int]:
+    """Use a recovery code and sign the user in. Returns the user and the codes left.
+
+    Raises CodeInvalid (counted) or a limit's LoginError.
+    """
+    user = code_step_guard(request=request, pending=pending)
+    remaining = recovery_code_use(user=user, code=code)
+    if remaining is None:
+        code_failure_recorded(request=request, user=user, method="recovery code")
+        raise CodeInvalid("That recovery code is not right or was already used.")
+    event_record(Kind.RECOVERY_USED, request=request, user=user, detail=f"{remaining} left")
+    login_finish(request=request, user=user, backend=pending.backend, method="recovery code")
+    return user, remaining
+
+
+def phone_verify(*, user: User, phone: str, request: HttpRequest | None = None) -> None:
+    """Store `phone` as the user's verified number (the user just proved they receive it)."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(
+            phone_number=phone, phone_verified_at=timezone.now()
+        )
+    user.refresh_from_db(fields=["phone_number", "phone_verified_at"])
+    event_record(Kind.PHONE_VERIFIED, request=request, user=user, detail=user.masked_phone_number)
+
+
+def login_finish(*, request: HttpRequest, user: User, backend: str, method: str) -> None:
+    """Sign the user in after the second factor passed: reset failures, rotate the session."""
     code_success_record(user)
     pending_login_clear(request)
-    auth_login(request, user, backend=pending.backend)
+    auth_login(request, user, backend=backend)
     request.session[SESSION_AUTH_AT] = time.time()
-    event_record(Kind.CODE_OK, request=request, user=user)
-    return safe_next_url(request, pending.next_url)
+    kind = Kind.TRUSTED_BROWSER_USED if method == "remembered browser" else Kind.CODE_OK
+    event_record(kind, request=request, user=user, detail=method)
 
 
-def code_failure_recorded(*, request: HttpRequest, user: User) -> None:
+def code_failure_recorded(*, request: HttpRequest, user: User, method: str) -> None:
     """Audit a wrong code and count it for the account; raises SecondFactorLocked if this
     failure locked the account."""
-    event_record(Kind.CODE_WRONG, request=request, user=user)
+    event_record(Kind.CODE_WRONG, request=request, user=user, detail=method)
     if code_failure_record(user):
         event_record(Kind.LOCKED, request=request, user=user, detail="too many wrong codes")
         second_factor_lock_check(user)

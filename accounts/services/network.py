@@ -12,8 +12,17 @@ USER_AGENT_MAX = 300
 
 @lru_cache(maxsize=16)
 def trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress._BaseNetwork, ...]:
-    """Return the configured proxies as networks (a bare IP becomes a /32 or /128)."""
-    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in proxies if p.strip())
+    """Return the configured proxies as networks (a bare IP becomes a /32 or /128).
+
+    Malformed entries are skipped here; system check accounts.E009 reports them.
+    """
+    networks = []
+    for entry in proxies:
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            continue
+    return tuple(networks)
 
 
 def parse_ip(value: str) -> ipaddress._BaseAddress | None:

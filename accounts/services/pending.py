@@ -6,7 +6,7 @@ random `challenge` binds the login codes to this one session.
 
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from django.http import HttpRequest
 
@@ -17,18 +17,29 @@ SESSION_KEY = "accounts_pending_login"
 
 @dataclass(frozen=True)
 class PendingLogin:
+    """`phone_number` is where this login's codes go: the verified number, or while
+    `enrolling`, the number being confirmed (empty until the user gave one)."""
+
     user_id: int
     challenge: str
     started_at: float
     next_url: str
     backend: str
+    phone_number: str = ""
+    enrolling: bool = False
 
     def age(self, now: float) -> float:
         return now - self.started_at
 
 
 def pending_login_begin(
-    request: HttpRequest, *, user_id: int, backend: str, next_url: str
+    request: HttpRequest,
+    *,
+    user_id: int,
+    backend: str,
+    next_url: str,
+    phone_number: str = "",
+    enrolling: bool = False,
 ) -> PendingLogin:
     """Record a new pending login in a fresh session key and return it.
 
@@ -42,9 +53,20 @@ def pending_login_begin(
         started_at=time.time(),
         next_url=next_url,
         backend=backend,
+        phone_number=phone_number,
+        enrolling=enrolling,
     )
     request.session[SESSION_KEY] = asdict(pending)
     return pending
+
+
+def pending_login_set_phone(
+    request: HttpRequest, pending: PendingLogin, phone: str
+) -> PendingLogin:
+    """Return the pending login with codes now going to `phone`, saved in the session."""
+    updated = replace(pending, phone_number=phone)
+    request.session[SESSION_KEY] = asdict(updated)
+    return updated
 
 
 def pending_login_get(request: HttpRequest, *, now: float | None = None) -> PendingLogin | None:

@@ -6,6 +6,7 @@ import os
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from accounts.managers import normalize_email_address
 from accounts.models import User
@@ -25,15 +26,32 @@ class Command(BaseCommand):
         parser.add_argument("--phone", required=True, help="Mobile number, e.g. +4915123456789")
         parser.add_argument("--staff", action="store_true", help="May use the admin site.")
         parser.add_argument("--superuser", action="store_true", help="Staff with all rights.")
+        parser.add_argument(
+            "--verified",
+            action="store_true",
+            help="Mark the number as confirmed. Without it the user confirms it with a code "
+            "at the first sign-in.",
+        )
         parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
 
-    def handle(self, *args, email: str, phone: str, staff: bool, superuser: bool, **options):
+    def handle(
+        self,
+        *args,
+        email: str,
+        phone: str,
+        staff: bool,
+        superuser: bool,
+        verified: bool,
+        **options,
+    ):
         email = validated_email(email)
         phone_number = validated_phone(phone)
         candidate = User(email=email, phone_number=phone_number)
         password = self.read_password(candidate, interactive=options["interactive"])
         create = User.objects.create_superuser if superuser else User.objects.create_user
         extra = {} if superuser else {"is_staff": staff}
+        if verified:
+            extra["phone_verified_at"] = timezone.now()
         user = create(email, password, phone_number=phone_number, **extra)
         role = "superuser" if superuser else "staff user" if staff else "user"
         self.stdout.write(self.style.SUCCESS(f"Created {role} {user.email}."))

@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -24,7 +25,12 @@ class Command(BaseCommand):
         user = User.objects.filter(email__iexact=DEMO_EMAIL).first()
         if user is None:
             user = User.objects.create_user(
-                DEMO_EMAIL, password, phone_number=DEMO_PHONE, is_staff=True, is_superuser=True
+                DEMO_EMAIL,
+                password,
+                phone_number=DEMO_PHONE,
+                phone_verified_at=timezone.now(),
+                is_staff=True,
+                is_superuser=True,
             )
         else:
             user.set_password(password)
