@@ -18,12 +18,16 @@ from .services.trusted import trusted_browsers_active, trusted_browsers_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the application: staff may look, never add or change."""
+    """Rows written only by the application: staff may look, never add, change or delete."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # The trail and the counters behind the limits are trimmed only by the purge commands.
         return False
 
 
@@ -138,26 +142,31 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if change and "phone_number" in form.changed_data:
+        # Compare stored values: "0151 234 567 89" retyped for "+4915123456789" is no change.
+        if change and form.initial.get("phone_number") != obj.phone_number:
             # A number typed by an admin is confirmed by the user at the next sign-in.
             User.objects.filter(pk=obj.pk).update(phone_verified_at=None)
             event_record(
                 Kind.PHONE_CHANGED, request=request, user=obj, detail=f"by admin {request.user}"
             )
 
-    @admin.action(description="Unlock the second factor")
+    @admin.action(permissions=["change"], description="Unlock the second factor")
     def unlock_second_factor(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.apply(request, queryset, second_factor_unlock, "unlocked", Kind.UNLOCKED)
 
-    @admin.action(description="Reset the second factor (unlock, void open codes)")
+    @admin.action(
+        permissions=["change"], description="Reset the second factor (unlock, void open codes)"
+    )
     def reset_second_factor(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.apply(request, queryset, second_factor_reset, "second factor reset")
 
-    @admin.action(description="Reset all second factors (forces enrollment)")
+    @admin.action(
+        permissions=["change"], description="Reset all second factors (forces enrollment)"
+    )
     def reset_all_factors(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.apply(request, queryset, factors_reset, "second factors cleared", Kind.FACTORS_RESET)
 
-    @admin.action(description="Forget remembered browsers")
+    @admin.action(permissions=["change"], description="Forget remembered browsers")
     def revoke_trusted_browsers(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.apply(
             request,
@@ -167,7 +176,7 @@ class UserAdmin(DjangoUserAdmin):
             Kind.TRUSTED_BROWSER_REVOKED,
         )
 
-    @admin.action(description="Sign out of all sessions")
+    @admin.action(permissions=["change"], description="Sign out of all sessions")
     def end_all_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.apply(request, queryset, sessions_end_everywhere, "signed out everywhere")
 

@@ -65,6 +65,10 @@ def second_factor_reset(user: User, *, now: datetime | None = None) -> None:
 
 
 def sessions_end_everywhere(user: User) -> None:
-    """Sign the user out of every session by changing the token the sessions are bound to."""
+    """Sign the user out of every session by changing the token the sessions are bound to.
+
+    Open codes are voided too, so a sign-in half done elsewhere cannot be finished.
+    """
+    LoginCode.objects.filter(user=user).open().update(voided_at=timezone.now())
     User.objects.filter(pk=user.pk).update(session_token=new_session_token())
     user.refresh_from_db(fields=["session_token"])
