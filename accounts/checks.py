@@ -8,7 +8,7 @@
 | accounts.E004 | SIPGATE_SMS_ID is not `s` + a number without leading zero |
 | accounts.E005 | LOGIN_CODE_TTL outside 30..600 seconds |
 | accounts.E006 | LOGIN_CODE_LENGTH outside 6..8 |
-| accounts.E007 | a login-code limit is not a positive whole number |
+| accounts.E007 | a login-code or abuse limit is not a positive whole number |
 | accounts.E008 | PHONE_DEFAULT_REGION is not a region phonenumbers knows |
 | accounts.E009 | TRUSTED_PROXIES has an entry that is not an IP address or network |
 | accounts.E010 | SMS_ALLOWED_COUNTRIES has an unknown region code |
@@ -17,6 +17,7 @@
 | accounts.W003 | no email backend: password reset links and notices are not sent |
 """
 
+import dataclasses
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -112,12 +113,21 @@ def check_login_code_settings(app_configs=None, **kwargs) -> list:
                 id="accounts.E006",
             )
         )
-    for name in ("max_attempts", "resend_cooldown", "max_sends", "pending_login_ttl"):
-        value = getattr(rules, name)
+    limits = conf.abuse_limits()
+    numbers = {
+        **{n: getattr(rules, n) for n in ("max_attempts", "resend_cooldown", "max_sends")},
+        "pending_login_ttl": rules.pending_login_ttl,
+        **{
+            f.name: getattr(limits, f.name)
+            for f in dataclasses.fields(limits)
+            if (f.type == "int" or f.type is int) and f.name != "sms_phone_cooldown"
+        },
+    }
+    for name, value in numbers.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             errors.append(
                 Error(
-                    f"The login-code setting {name} must be a whole number above 0.",
+                    f"The limit setting {name.upper()} must be a whole number above 0.",
                     id="accounts.E007",
                 )
             )

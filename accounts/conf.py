@@ -92,6 +92,7 @@ class AbuseLimits:
     ip_code_limit: int
     ip_window: int
     sms_per_phone_daily: int
+    sms_phone_cooldown: int
     sms_budget_hourly: int
     sms_budget_daily: int
     allowed_countries: tuple[str, ...]
@@ -112,6 +113,7 @@ def abuse_limits() -> AbuseLimits:
         ip_code_limit=getattr(settings, "IP_CODE_LIMIT", 30),
         ip_window=getattr(settings, "IP_LIMIT_WINDOW", 300),
         sms_per_phone_daily=getattr(settings, "SMS_PER_PHONE_DAILY", 10),
+        sms_phone_cooldown=getattr(settings, "SMS_PHONE_COOLDOWN", 60),
         sms_budget_hourly=getattr(settings, "SMS_BUDGET_HOURLY", 100),
         sms_budget_daily=getattr(settings, "SMS_BUDGET_DAILY", 500),
         allowed_countries=tuple(getattr(settings, "SMS_ALLOWED_COUNTRIES", ("DE", "AT", "CH"))),

@@ -28,3 +28,6 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Static files come from the app folders through the finders; no collectstatic in tests.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The per-phone SMS cooldown would make every test that signs in twice wait a minute; it is
+# switched on (at its default of 60 s) by the tests about it.
+SMS_PHONE_COOLDOWN = 0

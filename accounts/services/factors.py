@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import LoginCode, RecoveryCode, TotpDevice, User
-from .lockout import second_factor_unlock
+from .lockout import second_factor_unlock, sessions_end_everywhere
 from .trusted import trusted_browsers_revoke
 
 
@@ -22,4 +22,6 @@ def factors_reset(user: User) -> None:
         LoginCode.objects.filter(user=user).open().update(voided_at=now)
         trusted_browsers_revoke(user)
     second_factor_unlock(user)
+    # A lost phone may sit in a thief's hand with a signed-in browser: end every session.
+    sessions_end_everywhere(user)
     user.refresh_from_db(fields=["phone_verified_at"])

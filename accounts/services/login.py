@@ -59,24 +59,47 @@ def password_authenticate(*, request: HttpRequest, email: str, password: str) ->
     SecondFactorLocked for a locked account whatever the password (so the answer tells
     nothing about it), and InvalidCredentials for a wrong email or password alike.
     """
-    try:
-        client_rate_limit(request, step="password")
-        password_delay_check(email)
-    except LimitReached as err:
-        event_record(Kind.THROTTLED, request=request, detail=err.limit)
-        raise
+    password_guard(request=request, email=email)
     user = authenticate(request, username=email, password=password)
     account = user or User.objects.filter(email__iexact=normalize_email_address(email)).first()
-    if account is not None and account.is_code_locked():
-        event_record(Kind.THROTTLED, request=request, user=account, detail="account locked")
-        second_factor_lock_check(account)
+    if account is not None:
+        audited_lock_check(request=request, user=account)
     if user is None:
-        password_failure_record(email)
-        event_record(Kind.PASSWORD_FAILED, request=request, user=account)
+        password_failed(request=request, email=email, user=account)
         raise InvalidCredentials()
-    password_success_record(email)
+    password_success_record(request, email)
     event_record(Kind.PASSWORD_OK, request=request, user=user)
     return user
+
+
+def password_guard(*, request: HttpRequest, email: str, user: User | None = None) -> None:
+    """Count a password attempt against the IP limit and check the per-account delay.
+
+    Raises (and audits) ClientRateLimited or PasswordThrottled.
+    """
+    try:
+        client_rate_limit(request, step="password")
+        password_delay_check(request, email)
+    except LimitReached as err:
+        event_record(Kind.THROTTLED, request=request, user=user, detail=err.limit)
+        raise
+
+
+def password_failed(
+    *, request: HttpRequest, email: str, user: User | None, detail: str = ""
+) -> None:
+    """Count and audit a wrong password."""
+    password_failure_record(request, email)
+    event_record(Kind.PASSWORD_FAILED, request=request, user=user, detail=detail)
+
+
+def audited_lock_check(*, request: HttpRequest, user: User) -> None:
+    """Raise SecondFactorLocked (audited with the limit's name) while the user is locked."""
+    try:
+        second_factor_lock_check(user)
+    except LimitReached as err:
+        event_record(Kind.THROTTLED, request=request, user=user, detail=err.limit)
+        raise
 
 
 def login_start(*, request: HttpRequest, user: User, next_url: str) -> NextStep:
@@ -128,7 +151,7 @@ def code_step_guard(*, request: HttpRequest, pending: PendingLogin) -> User:
     except LimitReached as err:
         event_record(Kind.THROTTLED, request=request, user=user, detail=err.limit)
         raise
-    second_factor_lock_check(user)
+    audited_lock_check(request=request, user=user)
     return user
 
 

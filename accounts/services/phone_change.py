@@ -7,7 +7,13 @@ from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest
 
 from .. import conf
-from ..exceptions import CodeAttemptsExceeded, CodeInvalid, PendingLoginMissing
+from ..exceptions import (
+    CodeAttemptsExceeded,
+    CodeInvalid,
+    PendingLoginMissing,
+    SmsConfigurationError,
+    SmsDeliveryError,
+)
 from ..models import User
 from .audit import Kind, event_record
 from .code_delivery import login_code_send, notice_send, request_domain
@@ -31,21 +37,31 @@ def phone_change_pending(request: HttpRequest) -> dict | None:
 
 
 def phone_change_begin(*, request: HttpRequest, user: User, phone: str) -> None:
-    """Send a code to the new number. Asking again for the same number keeps its limits.
+    """Send a code to the new number.
 
+    One challenge serves the whole change, so trying other numbers stays under the same
+    cooldown and send quota. The number is switched only once a send was made (or failed
+    after voiding every code); a refused send keeps the earlier number and its code.
     Raises as code_delivery.login_code_send does.
     """
-    state = phone_change_pending(request)
-    if state is None or state["phone"] != phone:
-        state = {"phone": phone, "challenge": secrets.token_urlsafe(32), "started_at": time.time()}
-        request.session[SESSION_KEY] = state
-    login_code_send(
-        user=user,
-        challenge=state["challenge"],
-        host=request_domain(request),
-        request=request,
-        phone_number=phone,
-    )
+    state = phone_change_pending(request) or {
+        "phone": "",
+        "challenge": secrets.token_urlsafe(32),
+        "started_at": time.time(),
+    }
+    request.session[SESSION_KEY] = state
+    try:
+        login_code_send(
+            user=user,
+            challenge=state["challenge"],
+            host=request_domain(request),
+            request=request,
+            phone_number=phone,
+        )
+    except (SmsDeliveryError, SmsConfigurationError):
+        request.session[SESSION_KEY] = {**state, "phone": phone}
+        raise
+    request.session[SESSION_KEY] = {**state, "phone": phone}
 
 
 def phone_change_complete(*, request: HttpRequest, user: User, code: str) -> str:

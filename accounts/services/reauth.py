@@ -8,14 +8,12 @@ import time
 
 from django.http import HttpRequest
 
-from ..exceptions import CodeInvalid, InvalidCredentials, LimitReached, LoginError
+from ..exceptions import CodeInvalid, InvalidCredentials, LoginError, PhoneNumberMissing
 from ..models import User
 from .audit import Kind, event_record
 from .code_delivery import login_code_send, request_domain
 from .codes import login_code_verify
-from .lockout import second_factor_lock_check
-from .login import code_failure_recorded
-from .throttles import client_rate_limit, password_delay_check, password_failure_record
+from .login import audited_lock_check, code_failure_recorded, password_failed, password_guard
 from .totp import totp_device, totp_verify
 
 REAUTH_AT = "accounts_reauth_at"
@@ -35,6 +33,8 @@ def reauth_send_code(*, request: HttpRequest, user: User) -> None:
 
     Raises as code_delivery.login_code_send does.
     """
+    if not user.has_verified_phone:
+        raise PhoneNumberMissing("Your account has no confirmed phone number for codes.")
     challenge = request.session.get(REAUTH_CHALLENGE) or secrets.token_urlsafe(32)
     request.session[REAUTH_CHALLENGE] = challenge
     login_code_send(user=user, challenge=challenge, host=request_domain(request), request=request)
@@ -47,16 +47,10 @@ def reauth_confirm(*, request: HttpRequest, user: User, password: str, code: str
     InvalidCredentials, CodeInvalid, or a limit's LoginError; failures are counted like
     sign-in failures.
     """
-    try:
-        client_rate_limit(request, step="password")
-        password_delay_check(user.email)
-    except LimitReached as err:
-        event_record(Kind.THROTTLED, request=request, user=user, detail=err.limit)
-        raise
-    second_factor_lock_check(user)
+    password_guard(request=request, email=user.email, user=user)
+    audited_lock_check(request=request, user=user)
     if not user.check_password(password):
-        password_failure_record(user.email)
-        event_record(Kind.PASSWORD_FAILED, request=request, user=user, detail="re-authentication")
+        password_failed(request=request, email=user.email, user=user, detail="re-authentication")
         raise InvalidCredentials("Your password is not right.")
     if not second_factor_ok(request=request, user=user, code=code):
         code_failure_recorded(request=request, user=user, method="re-authentication")

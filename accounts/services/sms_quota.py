@@ -5,6 +5,7 @@ so concurrent requests in any number of processes cannot overshoot a limit.
 """
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import conf
-from ..exceptions import PhoneSmsLimitReached, SmsBudgetReached
+from ..exceptions import PhoneSmsLimitReached, ResendTooSoon, SmsBudgetReached
 from ..models import SendGate, SmsSend, User
 
 logger = logging.getLogger(__name__)
@@ -77,9 +78,35 @@ def sms_reserve(
             raise SmsBudgetReached(period="daily")
         if sms_sent_to_phone(phone_number, now=now) >= conf.abuse_limits().sms_per_phone_daily:
             raise PhoneSmsLimitReached()
+        if purpose == SmsSend.Purpose.LOGIN:
+            phone_cooldown_check(phone_number, now=now)
         return SmsSend.objects.create(
             phone_number=phone_number, user=user, purpose=purpose, created_at=now
         )
+
+
+def phone_cooldown_check(phone_number: str, *, now: datetime) -> None:
+    """Raise ResendTooSoon while the number got a code within the resend cooldown.
+
+    The cooldown per pending login alone would let several password steps in a row text
+    the same phone; this one holds per number, whichever sign-in asks.
+    """
+    seconds = conf.abuse_limits().sms_phone_cooldown
+    if seconds <= 0:
+        return
+    cooldown = timedelta(seconds=seconds)
+    last = (
+        SmsSend.objects.filter(
+            phone_number=phone_number,
+            purpose=SmsSend.Purpose.LOGIN,
+            created_at__gt=now - cooldown,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is not None:
+        raise ResendTooSoon(max(1, math.ceil((last + cooldown - now).total_seconds())))
 
 
 def sms_outcome_record(send: SmsSend, *, delivered: bool) -> None:

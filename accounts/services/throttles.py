@@ -1,4 +1,5 @@
-"""Database-backed throttles: per client IP for each step, and per account for passwords.
+"""Database-backed throttles: per client IP for each step, and per account and client for
+passwords.
 
 Counters are rows of `Throttle`, changed under a row lock, so every server process sees and
 respects the same counts.
@@ -67,13 +68,23 @@ def client_rate_limit(request: HttpRequest, *, step: str, now: datetime | None =
         row.save(update_fields=["window_start", "count"])
 
 
-def password_delay_check(email: str, *, now: datetime | None = None) -> None:
-    """Raise PasswordThrottled while the account named by `email` must wait.
+def password_identifier(request: HttpRequest, email: str) -> str:
+    """Return what the password delay is counted for: the account and the client IP.
+
+    Counting per account alone would let a stranger anywhere keep the real user waiting
+    for ever; guessing spread over many IPs is bounded by the per-IP limits and, above all,
+    by the second factor.
+    """
+    return f"{normalize_email_address(email)}|{client_ip(request) or 'unknown'}"
+
+
+def password_delay_check(request: HttpRequest, email: str, *, now: datetime | None = None) -> None:
+    """Raise PasswordThrottled while this client must wait before trying this account again.
 
     Works the same for unknown emails, so the answer reveals nothing about registration.
     """
     now = now or timezone.now()
-    key = throttle_key(PASSWORD_SCOPE, normalize_email_address(email))
+    key = throttle_key(PASSWORD_SCOPE, password_identifier(request, email))
     blocked_until = (
         Throttle.objects.filter(scope=PASSWORD_SCOPE, key=key)
         .values_list("blocked_until", flat=True)
@@ -83,8 +94,10 @@ def password_delay_check(email: str, *, now: datetime | None = None) -> None:
         raise PasswordThrottled(retry_after=seconds_until(blocked_until, now))
 
 
-def password_failure_record(email: str, *, now: datetime | None = None) -> datetime | None:
-    """Count a wrong password for the account; returns until when it must wait, if at all.
+def password_failure_record(
+    request: HttpRequest, email: str, *, now: datetime | None = None
+) -> datetime | None:
+    """Count a wrong password; returns until when this client must wait, if at all.
 
     From the threshold on, each failure doubles the wait (capped), and a quiet day resets
     the count: the delay slows guessing but never locks the account for good.
@@ -92,7 +105,7 @@ def password_failure_record(email: str, *, now: datetime | None = None) -> datet
     limits = conf.abuse_limits()
     now = now or timezone.now()
     with transaction.atomic():
-        row = locked_throttle(PASSWORD_SCOPE, normalize_email_address(email), now)
+        row = locked_throttle(PASSWORD_SCOPE, password_identifier(request, email), now)
         if now - row.window_start >= timedelta(seconds=limits.password_reset_after):
             row.count = 0
         row.window_start = now
@@ -105,9 +118,9 @@ def password_failure_record(email: str, *, now: datetime | None = None) -> datet
         return row.blocked_until if over >= 0 else None
 
 
-def password_success_record(email: str) -> None:
-    """Forget the account's wrong passwords after a right one."""
-    key = throttle_key(PASSWORD_SCOPE, normalize_email_address(email))
+def password_success_record(request: HttpRequest, email: str) -> None:
+    """Forget this client's wrong passwords for the account after a right one."""
+    key = throttle_key(PASSWORD_SCOPE, password_identifier(request, email))
     Throttle.objects.filter(scope=PASSWORD_SCOPE, key=key).delete()
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from ..models import TrustedBrowser, User
+from .audit import Kind, event_record
 from .network import user_agent
 
 COOKIE_NAME = "twofa_trusted"
@@ -43,6 +44,7 @@ def trusted_browser_add(*, request: HttpRequest, response: HttpResponse, user: U
         created_at=now,
         expires_at=now + LIFETIME,
     )
+    event_record(Kind.TRUSTED_BROWSER_ADDED, request=request, user=user)
     response.set_signed_cookie(
         COOKIE_NAME,
         f"{user.pk}:{token}",

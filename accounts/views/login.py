@@ -18,6 +18,7 @@ from ..exceptions import (
     LimitReached,
     LoginError,
     PendingLoginMissing,
+    SecondFactorLocked,
     SmsConfigurationError,
     SmsDeliveryError,
 )
@@ -31,6 +32,7 @@ from ..forms import (
 from ..phone import mask_phone_number
 from ..services.code_delivery import login_code_send, request_domain
 from ..services.codes import send_status
+from ..services.lockout import second_factor_lock_check
 from ..services.login import (
     NextStep,
     complete_with_recovery,
@@ -148,6 +150,7 @@ class VerifyCodeView(PendingLoginMixin, FormView):
         return {
             **super().get_context_data(**kwargs),
             **self.other_methods(user),
+            "locked_message": lock_message(user),
             "masked_phone_number": mask_phone_number(self.pending.phone_number),
             "enrolling": self.pending.enrolling,
             "send_status": send_status(user=user, challenge=self.pending.challenge),
@@ -174,7 +177,11 @@ class VerifyTotpView(PendingLoginMixin, FormView):
 
     def get_context_data(self, **kwargs) -> dict:
         user = pending_user(self.pending)
-        return {**super().get_context_data(**kwargs), **self.other_methods(user)}
+        return {
+            **super().get_context_data(**kwargs),
+            **self.other_methods(user),
+            "locked_message": lock_message(user),
+        }
 
     def form_valid(self, form: TotpCodeForm) -> HttpResponse:
         try:
@@ -251,11 +258,10 @@ class EnrollPhoneView(PendingLoginMixin, FormView):
 
     def form_valid(self, form: PhoneNumberForm) -> HttpResponse:
         phone = form.cleaned_data["phone_number"]
-        pending = pending_login_set_phone(self.request, self.pending, phone)
         try:
             login_code_send(
-                user=pending_user(pending),
-                challenge=pending.challenge,
+                user=pending_user(self.pending),
+                challenge=self.pending.challenge,
                 host=request_domain(self.request),
                 request=self.request,
                 phone_number=phone,
@@ -263,10 +269,14 @@ class EnrollPhoneView(PendingLoginMixin, FormView):
         except PendingLoginMissing as err:
             return restart_login(self.request, err)
         except LoginError as err:
+            # Refused before anything was sent: the earlier number and its code stay as they were.
             form.add_error("phone_number", err.message)
             return self.form_invalid(form)
         except (SmsDeliveryError, SmsConfigurationError):
+            # The new code was voided, and so was any earlier one: no code can confirm the
+            # wrong number, and "send a new code" goes to the number just typed.
             messages.error(self.request, SMS_FAILED)
+        pending_login_set_phone(self.request, self.pending, phone)
         return redirect("accounts:verify")
 
 
@@ -294,6 +304,15 @@ class ResendCodeView(PendingLoginMixin, TemplateView):
         else:
             messages.success(request, CODE_SENT)
         return redirect("accounts:verify")
+
+
+def lock_message(user) -> str:
+    """Return the "temporarily blocked" text while the user's second factor is locked."""
+    try:
+        second_factor_lock_check(user)
+    except SecondFactorLocked as err:
+        return err.message
+    return ""
 
 
 def restart_login(request: HttpRequest, err: LoginError) -> HttpResponse:

@@ -24,9 +24,11 @@ from ..forms import PhoneNumberForm, ReauthForm, TotpCodeForm
 from ..models import AuthEvent
 from ..phone import mask_phone_number
 from ..services.audit import Kind, event_record
+from ..services.login import password_failed, password_guard
 from ..services.phone_change import phone_change_begin, phone_change_complete, phone_change_pending
 from ..services.reauth import reauth_confirm, reauth_is_recent, reauth_send_code
 from ..services.recovery import recovery_codes_generate, recovery_codes_left
+from ..services.throttles import password_success_record
 from ..services.totp import (
     totp_begin,
     totp_device,
@@ -50,11 +52,17 @@ class SecurityMixin(LoginRequiredMixin):
 
 
 class ReauthRequiredMixin(SecurityMixin):
-    """Sends the user to re-authenticate first unless they did so a moment ago."""
+    """Sends the user to re-authenticate first unless they did so a moment ago.
+
+    Afterwards the browser comes back to `reauth_return_url` (default: this page).
+    """
+
+    reauth_return_url = None
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.user.is_authenticated and not reauth_is_recent(request):
-            return redirect(f"{reverse('accounts:reauth')}?next={quote(request.path)}")
+            back = str(self.reauth_return_url or request.path)
+            return redirect(f"{reverse('accounts:reauth')}?next={quote(back)}")
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -154,7 +162,7 @@ class PhoneChangeVerifyView(ReauthRequiredMixin, FormView):
     form_class = TotpCodeForm
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if phone_change_pending(request) is None:
+        if not (phone_change_pending(request) or {}).get("phone"):
             return redirect("accounts:phone_change")
         return super().get(request, *args, **kwargs)
 
@@ -234,6 +242,8 @@ class TotpSetupView(ReauthRequiredMixin, FormView):
 
 class TotpRemoveView(ReauthRequiredMixin, View):
     http_method_names = ["post"]
+    # The removal is a POST, which cannot be replayed after the detour.
+    reauth_return_url = reverse_lazy("accounts:security")
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if totp_remove(request.user):
@@ -271,14 +281,39 @@ class TrustedBrowserRevokeView(SecurityMixin, View):
         return redirect("accounts:security")
 
 
+@method_decorator(sensitive_post_parameters(), "dispatch")
 class PasswordChangeView(auth_views.PasswordChangeView):
-    """Django's view: needs the current password; other sessions end with the old hash."""
+    """Django's view: needs the current password; other sessions end with the old hash.
+
+    Wrong current passwords count like wrong sign-in passwords, so a stolen session cannot
+    guess the password without limit.
+    """
 
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:security")
 
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            password_guard(request=request, email=request.user.email, user=request.user)
+        except LoginError as err:
+            form = self.get_form()
+            form.add_error(None, err.message)
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form) -> HttpResponse:
+        if form.has_error("old_password", code="password_incorrect"):
+            user = self.request.user
+            password_failed(
+                request=self.request, email=user.email, user=user, detail="password change"
+            )
+        return super().form_invalid(form)
+
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
+        password_success_record(self.request, self.request.user.email)
         event_record(Kind.PASSWORD_CHANGED, request=self.request, user=self.request.user)
         messages.success(
             self.request, "Your password was changed. Your other sessions were signed out."
