@@ -29,6 +29,7 @@ from .audit import Kind, event_record
 from .code_delivery import login_code_send, request_domain
 from .codes import login_code_verify
 from .lockout import code_failure_record, code_success_record, second_factor_lock_check
+from .notices import recovery_code_used_email
 from .pending import PendingLogin, pending_login_begin, pending_login_clear
 from .recovery import recovery_code_use
 from .throttles import (
@@ -189,10 +190,8 @@ def complete_with_totp(*, request: HttpRequest, pending: PendingLogin, code: str
     return user
 
 
-def complete_with_recovery(
-    *, request: HttpRequest, pending: PendingLogin, code: str
-) -> tuple[User, int]:
-    """Use a recovery code and sign the user in. Returns the user and the codes left.
+def complete_with_recovery(*, request: HttpRequest, pending: PendingLogin, code: str) -> User:
+    """Use a recovery code, sign the user in and mail them a notice. Returns the user.
 
     Raises CodeInvalid (counted) or a limit's LoginError.
     """
@@ -203,7 +202,8 @@ def complete_with_recovery(
         raise CodeInvalid("That recovery code is not right or was already used.")
     event_record(Kind.RECOVERY_USED, request=request, user=user, detail=f"{remaining} left")
     login_finish(request=request, user=user, backend=pending.backend, method="recovery code")
-    return user, remaining
+    recovery_code_used_email(user=user, remaining=remaining)
+    return user
 
 
 def phone_verify(*, user: User, phone: str, request: HttpRequest | None = None) -> None:

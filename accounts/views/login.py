@@ -42,7 +42,6 @@ from ..services.login import (
     pending_user,
     safe_next_url,
 )
-from ..services.notices import recovery_code_used_email
 from ..services.pending import pending_login_clear, pending_login_get, pending_login_set_phone
 from ..services.recovery import recovery_codes_left
 from ..services.totp import totp_device
@@ -125,12 +124,42 @@ class PendingLoginMixin:
         }
 
 
+class SecondStepView(PendingLoginMixin, FormView):
+    """A page of step 2: one code form whose `complete` service signs the user in."""
+
+    complete = None  # a services.login.complete_with_* function
+
+    def get_context_data(self, **kwargs) -> dict:
+        user = pending_user(self.pending)
+        return {
+            **super().get_context_data(**kwargs),
+            **self.other_methods(user),
+            "locked_message": lock_message(user),
+        }
+
+    def form_valid(self, form) -> HttpResponse:
+        try:
+            user = type(self).complete(
+                request=self.request, pending=self.pending, code=form.cleaned_data["code"]
+            )
+        except PendingLoginMissing as err:
+            return restart_login(self.request, err)
+        except LoginError as err:
+            return self.code_refused(form, err)
+        self.after_sign_in(user)
+        return self.signed_in_response(form, user)
+
+    def after_sign_in(self, user) -> None:
+        """Hook for what a method shows after a successful sign-in."""
+
+
 @sensitive_code_post
-class VerifyCodeView(PendingLoginMixin, FormView):
+class VerifyCodeView(SecondStepView):
     """Step 2 by SMS: the code from the SMS. A right code signs the user in."""
 
     template_name = "accounts/verify.html"
     form_class = VerifyCodeForm
+    complete = complete_with_sms
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         pending = pending_login_get(request)
@@ -149,82 +178,38 @@ class VerifyCodeView(PendingLoginMixin, FormView):
         user = pending_user(self.pending)
         return {
             **super().get_context_data(**kwargs),
-            **self.other_methods(user),
-            "locked_message": lock_message(user),
             "masked_phone_number": mask_phone_number(self.pending.phone_number),
             "enrolling": self.pending.enrolling,
             "send_status": send_status(user=user, challenge=self.pending.challenge),
         }
 
-    def form_valid(self, form: VerifyCodeForm) -> HttpResponse:
-        try:
-            user = complete_with_sms(
-                request=self.request, pending=self.pending, code=form.cleaned_data["code"]
-            )
-        except PendingLoginMissing as err:
-            return restart_login(self.request, err)
-        except LoginError as err:
-            return self.code_refused(form, err)
-        return self.signed_in_response(form, user)
-
 
 @sensitive_code_post
-class VerifyTotpView(PendingLoginMixin, FormView):
+class VerifyTotpView(SecondStepView):
     """Step 2 by authenticator app."""
 
     template_name = "accounts/verify_totp.html"
     form_class = TotpCodeForm
-
-    def get_context_data(self, **kwargs) -> dict:
-        user = pending_user(self.pending)
-        return {
-            **super().get_context_data(**kwargs),
-            **self.other_methods(user),
-            "locked_message": lock_message(user),
-        }
-
-    def form_valid(self, form: TotpCodeForm) -> HttpResponse:
-        try:
-            user = complete_with_totp(
-                request=self.request, pending=self.pending, code=form.cleaned_data["code"]
-            )
-        except PendingLoginMissing as err:
-            return restart_login(self.request, err)
-        except LoginError as err:
-            return self.code_refused(form, err)
-        return self.signed_in_response(form, user)
+    complete = complete_with_totp
 
 
 @sensitive_code_post
-class VerifyRecoveryView(PendingLoginMixin, FormView):
+class VerifyRecoveryView(SecondStepView):
     """Step 2 with a recovery code; warns how many remain."""
 
     template_name = "accounts/verify_recovery.html"
     form_class = RecoveryCodeForm
+    complete = complete_with_recovery
 
-    def form_valid(self, form: RecoveryCodeForm) -> HttpResponse:
-        try:
-            user, remaining = complete_with_recovery(
-                request=self.request, pending=self.pending, code=form.cleaned_data["code"]
-            )
-        except PendingLoginMissing as err:
-            return restart_login(self.request, err)
-        except LoginError as err:
-            return self.code_refused(form, err)
-        recovery_notice(self.request, user, remaining)
-        return self.signed_in_response(form, user)
-
-
-def recovery_notice(request: HttpRequest, user, remaining: int) -> None:
-    """Warn on the page (and by email, if mail is set up) that a recovery code was used."""
-    level = messages.WARNING if remaining <= 3 else messages.INFO
-    messages.add_message(
-        request,
-        level,
-        f"You signed in with a recovery code. You have {remaining} recovery code"
-        f"{'s' if remaining != 1 else ''} left. You can make new ones on your security page.",
-    )
-    recovery_code_used_email(user=user, remaining=remaining)
+    def after_sign_in(self, user) -> None:
+        remaining = recovery_codes_left(user)
+        level = messages.WARNING if remaining <= 3 else messages.INFO
+        messages.add_message(
+            self.request,
+            level,
+            f"You signed in with a recovery code. You have {remaining} recovery code"
+            f"{'s' if remaining != 1 else ''} left. You can make new ones on your security page.",
+        )
 
 
 @sensitive_code_post

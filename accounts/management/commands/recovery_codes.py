@@ -1,8 +1,8 @@
 """`manage.py recovery_codes EMAIL`: a new set of recovery codes, printed once."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.models import User
+from accounts.management.lookup import user_by_email
 from accounts.services.audit import Kind, event_record
 from accounts.services.recovery import recovery_codes_generate
 
@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("email")
 
     def handle(self, *args, email: str, **options) -> None:
-        user = User.objects.filter(email__iexact=email.strip()).first()
-        if user is None:
-            raise CommandError(f"No user with the email {email!r}.")
+        user = user_by_email(email)
         codes = recovery_codes_generate(user)
         event_record(Kind.RECOVERY_GENERATED, user=user, detail="by operator (recovery_codes)")
         self.stdout.write(f"New recovery codes for {user.email} (the old ones no longer work):")

@@ -1,8 +1,8 @@
 """`manage.py twofa_reset EMAIL`: clear a user's second factors and force enrollment."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.models import User
+from accounts.management.lookup import user_by_email
 from accounts.services.audit import Kind, event_record
 from accounts.services.factors import factors_reset
 
@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("email")
 
     def handle(self, *args, email: str, **options) -> None:
-        user = User.objects.filter(email__iexact=email.strip()).first()
-        if user is None:
-            raise CommandError(f"No user with the email {email!r}.")
+        user = user_by_email(email)
         factors_reset(user)
         event_record(Kind.FACTORS_RESET, user=user, detail="by operator (twofa_reset)")
         self.stdout.write(

@@ -1,8 +1,9 @@
 """`manage.py twofa_status [EMAIL ...]`: the second-factor state of some or all users."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from accounts.management.lookup import user_by_email
 from accounts.models import User
 from accounts.services.sms_quota import sms_sent_to_phone
 
@@ -25,13 +26,7 @@ class Command(BaseCommand):
         """Return the named users (raising CommandError for unknown ones), or all users."""
         if not emails:
             return User.objects.order_by("email")
-        users = []
-        for email in emails:
-            user = User.objects.filter(email__iexact=email.strip()).first()
-            if user is None:
-                raise CommandError(f"No user with the email {email!r}.")
-            users.append(user)
-        return users
+        return [user_by_email(email) for email in emails]
 
 
 def describe_user(user: User, *, now) -> str:

@@ -1,8 +1,8 @@
 """`manage.py twofa_unlock EMAIL`: end a second-factor lock at once."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.models import User
+from accounts.management.lookup import user_by_email
 from accounts.services.audit import Kind, event_record
 from accounts.services.lockout import second_factor_unlock
 
@@ -14,9 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("email")
 
     def handle(self, *args, email: str, **options) -> None:
-        user = User.objects.filter(email__iexact=email.strip()).first()
-        if user is None:
-            raise CommandError(f"No user with the email {email!r}.")
+        user = user_by_email(email)
         was_locked = user.is_code_locked()
         second_factor_unlock(user)
         event_record(Kind.UNLOCKED, user=user, detail="by operator (twofa_unlock)")
