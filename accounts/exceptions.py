@@ -72,7 +72,7 @@ class ResendTooSoon(LimitReached):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"Please wait {retry_after} seconds before requesting a new code.",
+            f"Please wait {format_wait(retry_after)} before requesting a new code.",
             retry_after=retry_after,
         )
 

@@ -32,7 +32,7 @@ NOT_MOBILE = "Enter a mobile number: landline, premium-rate and shared-cost numb
 WRONG_CODE = "That code is not right. Please check the SMS and try again."
 PHONE_LIMIT = "Too many codes were sent to this phone in the last 24 hours."
 LOCKED = "Sign-in to this account is temporarily blocked"
-WAIT = re.compile(r"Please wait \d+ seconds before requesting a new code\.")
+WAIT = re.compile(r"Please wait \d+ seconds? before requesting a new code\.")
 
 
 def page(response) -> str:

@@ -26,7 +26,7 @@ EXPIRED = "This code has expired. Please request a new code."
 SIGN_IN_EXPIRED = "Your sign-in has expired. Please sign in again."
 TOO_MANY_SENDS = "You have asked for too many codes. Please sign in again to get a new one."
 CODE_SENT = "We sent a new code to your phone."
-WAIT_MESSAGE = re.compile(r"Please wait (\d+) seconds before requesting a new code\.")
+WAIT_MESSAGE = re.compile(r"Please wait (\d+) seconds? before requesting a new code\.")
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")

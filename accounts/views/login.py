@@ -80,6 +80,10 @@ class PasswordLoginView(auth_views.LoginView):
             return HttpResponseRedirect(next_url or resolve_url("home"))
         return redirect(NEXT_STEP_URLS[step])
 
+    def get_context_data(self, **kwargs) -> dict:
+        # LoginView puts the request's host in as "site_name"; the pages mean ours.
+        return {**super().get_context_data(**kwargs), "site_name": conf.site_name()}
+
     def form_invalid(self, form: EmailAuthenticationForm) -> HttpResponse:
         response = super().form_invalid(form)
         if form.was_limited():
