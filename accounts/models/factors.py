@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from ..agents import browser_label
+
 
 class TotpDevice(models.Model):
     """An authenticator app (RFC 6238: 6 digits, 30 s steps) bound to one user.
@@ -79,3 +81,8 @@ class TrustedBrowser(models.Model):
 
     def __str__(self) -> str:
         return f"trusted browser of {self.user}"
+
+    @property
+    def label(self) -> str:
+        """A short name for the user, such as "Chrome on Linux"."""
+        return browser_label(self.user_agent)

@@ -113,7 +113,9 @@ class PendingLoginMixin:
 
     def code_refused(self, form, err: LoginError) -> HttpResponse:
         """Show why the code did not pass; a limit answers 429 Too Many Requests."""
-        form.add_error("code", err.message)
+        # A lock is shown once, above the form, as the page's "locked_message".
+        if not isinstance(err, SecondFactorLocked):
+            form.add_error("code", err.message)
         response = self.form_invalid(form)
         if isinstance(err, LimitReached):
             response.status_code = 429
