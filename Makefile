@@ -7,7 +7,7 @@ PORT ?= 8000
 # Checks run on the test settings: they need no secrets and no sipgate account.
 CHECK_ENV := DJANGO_SETTINGS_MODULE=tests.settings
 
-.PHONY: run test lint checks pytest test-postgres install install-dev browser serve bench clean
+.PHONY: run test lint checks pytest test-postgres install install-dev browser serve bench bench-postgres clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ serve: install .env
 # Login-storm benchmark against the production server and the fake sipgate; prints a table.
 bench: install-dev
 	$(PY) -m tests.bench.run
+
+bench-postgres: install-dev
+	.ci/with-postgres $(PY) -m tests.bench.run
 
 clean:
 	rm -rf $(VENV) staticfiles test-output .pytest_cache .ruff_cache .hypothesis

@@ -58,7 +58,7 @@ def sipgate_settings() -> SipgateSettings:
         sms_id=getattr(settings, "SIPGATE_SMS_ID", "s0"),
         api_url=getattr(settings, "SIPGATE_API_URL", "https://api.sipgate.com/v2"),
         connect_timeout=getattr(settings, "SIPGATE_CONNECT_TIMEOUT", 3.05),
-        read_timeout=getattr(settings, "SIPGATE_READ_TIMEOUT", 10.0),
+        read_timeout=getattr(settings, "SIPGATE_READ_TIMEOUT", 5.0),
     )
 
 

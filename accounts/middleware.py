@@ -8,9 +8,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
 from . import conf
-from .services.login import SESSION_AUTH_AT
+from .services.login import SESSION_AUTH_AT, SESSION_SEEN_AT
 
-SESSION_SEEN_AT = "accounts_seen_at"
 # Writing the session on every request would cost a database write each time; a minute's
 # precision is plenty for a 30-minute idle limit.
 SEEN_RESOLUTION = 60

@@ -140,7 +140,7 @@ def test_default_timeouts_are_explicit(mocked):
 
     send(client)
 
-    assert mocked.calls[0].request.req_kwargs["timeout"] == (3.05, 10.0)
+    assert mocked.calls[0].request.req_kwargs["timeout"] == (3.05, 5.0)
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -193,7 +193,8 @@ SIPGATE_TOKEN = env.str("SIPGATE_TOKEN", default="")
 SIPGATE_SMS_ID = env.str("SIPGATE_SMS_ID", default="s0")
 SIPGATE_API_URL = env.str("SIPGATE_API_URL", default="https://api.sipgate.com/v2")
 SIPGATE_CONNECT_TIMEOUT = env.float("SIPGATE_CONNECT_TIMEOUT", default=3.05)
-SIPGATE_READ_TIMEOUT = env.float("SIPGATE_READ_TIMEOUT", default=10.0)
+# A request thread waits this long at most, so an outage cannot tie up the server's threads.
+SIPGATE_READ_TIMEOUT = env.float("SIPGATE_READ_TIMEOUT", default=5.0)
 
 # Login codes and pending logins; accounts/conf.py holds the defaults and checks the ranges.
 LOGIN_CODE_TTL = env.int("LOGIN_CODE_TTL", default=300)

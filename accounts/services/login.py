@@ -42,6 +42,7 @@ from .totp import totp_device, totp_verify
 from .trusted import trusted_browser_match
 
 SESSION_AUTH_AT = "accounts_auth_at"
+SESSION_SEEN_AT = "accounts_seen_at"
 
 
 class NextStep(enum.Enum):
@@ -221,7 +222,10 @@ def login_finish(*, request: HttpRequest, user: User, backend: str, method: str)
     code_success_record(user)
     pending_login_clear(request)
     auth_login(request, user, backend=backend)
-    request.session[SESSION_AUTH_AT] = time.time()
+    now = time.time()
+    # Both stamps now, so the first signed-in page need not write the session again.
+    request.session[SESSION_AUTH_AT] = now
+    request.session[SESSION_SEEN_AT] = now
     kind = Kind.TRUSTED_BROWSER_USED if method == "remembered browser" else Kind.CODE_OK
     event_record(kind, request=request, user=user, detail=method)
 

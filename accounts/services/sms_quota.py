@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from .. import conf
@@ -71,12 +72,17 @@ def sms_reserve(
     now = now or timezone.now()
     with transaction.atomic():
         lock_send_gate()
-        usage = sms_usage(now=now)
-        if usage.last_hour >= usage.hourly_limit:
+        limits = conf.abuse_limits()
+        counts = SmsSend.objects.filter(created_at__gt=now - DAY).aggregate(
+            last_day=Count("pk"),
+            last_hour=Count("pk", filter=Q(created_at__gt=now - HOUR)),
+            to_phone=Count("pk", filter=Q(phone_number=phone_number)),
+        )
+        if counts["last_hour"] >= limits.sms_budget_hourly:
             raise SmsBudgetReached(period="hourly")
-        if usage.last_day >= usage.daily_limit:
+        if counts["last_day"] >= limits.sms_budget_daily:
             raise SmsBudgetReached(period="daily")
-        if sms_sent_to_phone(phone_number, now=now) >= conf.abuse_limits().sms_per_phone_daily:
+        if counts["to_phone"] >= limits.sms_per_phone_daily:
             raise PhoneSmsLimitReached()
         if purpose == SmsSend.Purpose.LOGIN:
             phone_cooldown_check(phone_number, now=now)

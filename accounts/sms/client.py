@@ -62,7 +62,7 @@ class SipgateClient:
         token: str,
         base_url: str = "https://api.sipgate.com/v2",
         connect_timeout: float = 3.05,
-        read_timeout: float = 10.0,
+        read_timeout: float = 5.0,
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")

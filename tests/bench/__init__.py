@@ -1,0 +1,1 @@
+"""Login-storm benchmark: `python -m tests.bench.run` (see run.py)."""
