@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tests.bench.timing import password_timing, print_password_timing
 from tests.e2e.fake_sipgate import CodeNotFoundError, FakeSipgate, extract_code
 from tests.e2e.servers import (
     BASE_DIR,
@@ -465,6 +466,7 @@ class Stack:
     server: GunicornServer
     fake: FakeSipgate
     cpu_roots: tuple[int, ...]
+    env: dict[str, str]
 
 
 @contextlib.contextmanager
@@ -487,7 +489,7 @@ def bench_stack(tmp: Path, users: Sequence[BenchUser]) -> Iterator[Stack]:
             _require_loopback(fake.base_url)
             database_pid = postgres_server_pid(database_url) if postgres_url_from_env() else None
             roots = (server.pid,) if database_pid is None else (server.pid, database_pid)
-            yield Stack(server, fake, roots)
+            yield Stack(server, fake, roots, dict(env))
 
 
 def _require_loopback(url: str) -> None:
@@ -835,8 +837,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  setup took {time.monotonic() - started:.0f} s", file=sys.stderr)
             warm_up(stack.server, stack.fake, users)
             report = measure(config, stack, users)
+            timing = password_timing(
+                base_url=stack.server.url,
+                env=stack.env,
+                known=users[0].spec.email,
+                locked=users[1].spec.email,
+                password=PASSWORD,
+            )
         header = describe(stack.server, config, len(users), load_before)
         met = print_report(report, config, header)
+        print_password_timing(timing)
     print(f"\nbench took {time.monotonic() - started:.0f} s")
     return 1 if config.strict and not met else 0
 
