@@ -69,7 +69,7 @@ def login_code_send(
     except (SmsDeliveryError, SmsConfigurationError) as err:
         login_code_void(row)
         sms_outcome_record(send, delivered=False)
-        logger.warning("Login code SMS for user %s failed: %s", user.pk, err)
+        logger.warning("Sign-in SMS for user %s failed: %s", user.pk, err)
         event_record(Kind.SEND_FAILED, request=request, user=user, detail=str(err))
         raise
     sms_outcome_record(send, delivered=True)

@@ -24,7 +24,7 @@ def recovery_code_used_email(*, user: User, remaining: int) -> bool:
     try:
         send_mail(subject, body, None, [user.email])
     except Exception:  # noqa: BLE001 (any mail transport error; the sign-in must go on)
-        logger.exception("Recovery-code notice email to user %s failed", user.pk)
+        logger.exception("Recovery notice email to user %s failed", user.pk)
         return False
     return True
 

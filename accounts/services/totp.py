@@ -1,7 +1,6 @@
 """Authenticator apps (TOTP, RFC 6238): enrollment, verification with replay protection."""
 
 import time
-from datetime import datetime
 
 import pyotp
 import segno
@@ -96,8 +95,3 @@ def totp_remove(user: User) -> bool:
     """Delete the user's authenticator. Returns whether there was one."""
     deleted, _ = TotpDevice.objects.filter(user=user).delete()
     return bool(deleted)
-
-
-def totp_time(now: datetime | None = None) -> float:
-    """Return `now` (default: the current time) as a Unix timestamp."""
-    return (now or timezone.now()).timestamp()
