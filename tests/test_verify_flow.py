@@ -11,7 +11,7 @@ from django.db.models import F
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from accounts.models import LoginCode
+from accounts.models import LoginCode, User
 from tests.conftest import code_from_outbox, sign_in_password
 
 LOGIN_URL = "/accounts/login/"
@@ -381,3 +381,13 @@ def test_logout_by_get_is_not_allowed(signed_in_client, user):
 
     assert response.status_code == 405
     assert signed_in_as(signed_in_client) == str(user.pk)
+
+
+def test_verify_page_after_the_account_was_deactivated_restarts_the_sign_in(pending_client, user):
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    response = pending_client.get("/accounts/login/verify/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert "_auth_user_id" not in pending_client.session

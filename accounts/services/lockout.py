@@ -48,13 +48,22 @@ def code_failure_record(user: User, *, now: datetime | None = None) -> datetime 
 
 
 def code_success_record(user: User) -> None:
-    """Reset the account's wrong-code count and lock history after a successful sign-in."""
+    """Reset the account's wrong-code count and lock history after a successful sign-in.
+
+    `user` was read in this request, so a clean record needs no write (the usual case).
+    """
+    if user.code_failures or user.code_lockouts or user.locked_until:
+        reset_failures(user)
+
+
+def reset_failures(user: User) -> None:
+    """Clear the wrong-code count, the lock and its history in the database."""
     User.objects.filter(pk=user.pk).update(code_failures=0, code_lockouts=0, locked_until=None)
 
 
 def second_factor_unlock(user: User) -> None:
     """End a lock at once (admin or operator) and forget the failures."""
-    code_success_record(user)
+    reset_failures(user)
     user.refresh_from_db(fields=["code_failures", "code_lockouts", "locked_until"])
 
 

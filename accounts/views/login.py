@@ -92,7 +92,8 @@ class PasswordLoginView(auth_views.LoginView):
 
 
 class PendingLoginMixin:
-    """Loads the session's pending login into `self.pending`, or redirects to step 1."""
+    """Loads the session's pending login into `self.pending` and its user into
+    `self.pending_account`, or sends the browser back to step 1."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.pending = pending_login_get(request)
@@ -100,6 +101,10 @@ class PendingLoginMixin:
             if request.method == "POST":
                 messages.error(request, PendingLoginMissing.message)
             return redirect("accounts:login")
+        try:
+            self.pending_account = pending_user(self.pending)
+        except PendingLoginMissing as err:
+            return restart_login(request, err)
         return super().dispatch(request, *args, **kwargs)
 
     def signed_in_response(self, form, user) -> HttpResponse:
@@ -113,7 +118,9 @@ class PendingLoginMixin:
 
     def code_refused(self, form, err: LoginError) -> HttpResponse:
         """Show why the code did not pass; a limit answers 429 Too Many Requests."""
-        # A lock is shown once, above the form, as the page's "locked_message".
+        # A lock is shown once, above the form, as the page's "locked_message"; this very
+        # failure may have started it.
+        self.pending_account.refresh_from_db(fields=["locked_until"])
         if not isinstance(err, SecondFactorLocked):
             form.add_error("code", err.message)
         response = self.form_invalid(form)
@@ -136,7 +143,7 @@ class SecondStepView(PendingLoginMixin, FormView):
     complete = None  # a services.login.complete_with_* function
 
     def get_context_data(self, **kwargs) -> dict:
-        user = pending_user(self.pending)
+        user = self.pending_account
         return {
             **super().get_context_data(**kwargs),
             **self.other_methods(user),
@@ -181,7 +188,7 @@ class VerifyCodeView(SecondStepView):
         }
 
     def get_context_data(self, **kwargs) -> dict:
-        user = pending_user(self.pending)
+        user = self.pending_account
         return {
             **super().get_context_data(**kwargs),
             "masked_phone_number": mask_phone_number(self.pending.phone_number),
@@ -233,7 +240,7 @@ class EnrollPhoneView(PendingLoginMixin, FormView):
 
     def preset_number(self) -> str:
         """Return the number an administrator set, which the user may only confirm."""
-        return pending_user(self.pending).phone_number
+        return self.pending_account.phone_number
 
     def get_initial(self) -> dict:
         return {"phone_number": self.preset_number()}
@@ -251,14 +258,12 @@ class EnrollPhoneView(PendingLoginMixin, FormView):
         phone = form.cleaned_data["phone_number"]
         try:
             login_code_send(
-                user=pending_user(self.pending),
+                user=self.pending_account,
                 challenge=self.pending.challenge,
                 host=request_domain(self.request),
                 request=self.request,
                 phone_number=phone,
             )
-        except PendingLoginMissing as err:
-            return restart_login(self.request, err)
         except LoginError as err:
             # Refused before anything was sent: the earlier number and its code stay as they were.
             form.add_error("phone_number", err.message)
@@ -280,14 +285,12 @@ class ResendCodeView(PendingLoginMixin, TemplateView):
             return redirect("accounts:enroll" if self.pending.enrolling else "accounts:verify")
         try:
             login_code_send(
-                user=pending_user(self.pending),
+                user=self.pending_account,
                 challenge=self.pending.challenge,
                 host=request_domain(request),
                 request=request,
                 phone_number=self.pending.phone_number,
             )
-        except PendingLoginMissing as err:
-            return restart_login(request, err)
         except LoginError as err:
             messages.error(request, err.message)
         except (SmsDeliveryError, SmsConfigurationError):
